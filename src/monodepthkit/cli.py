@@ -1,0 +1,275 @@
+"""The `mdk` command.
+
+Every subcommand turns user mistakes (`MdkError`, bad config keys) into a one-line
+``error: ...`` message and exit status 2; ``--debug`` shows the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from monodepthkit.errors import MdkError
+
+# Subcommands handled by LightningCLI (YAML configs, trainer flags).
+LIGHTNING_COMMANDS = ("fit", "validate", "test")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `mdk` console script; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
+    try:
+        if argv and argv[0] in LIGHTNING_COMMANDS:
+            return _run_lightning(argv)
+        args = build_parser().parse_args(argv)
+        if not hasattr(args, "handler"):
+            build_parser().print_help()
+            return 2
+        return args.handler(args) or 0
+    except MdkError as exc:
+        if debug:
+            raise
+        print(f"error: {one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def one_line(exc: BaseException) -> str:
+    """The user-facing message of an error on one line.
+
+    Errors raised in DataLoader workers come back with the worker's traceback in the message;
+    its last line holds the original message.
+    """
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    if not lines:
+        return type(exc).__name__
+    last = lines[-1] if len(lines) > 1 and "Traceback" in str(exc) else " ".join(lines)
+    prefix = f"{type(exc).__module__}.{type(exc).__name__}: "
+    return last.removeprefix(prefix)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argparse tree of every subcommand (LightningCLI ones are listed for --help)."""
+    parser = argparse.ArgumentParser(
+        prog="mdk",
+        description="monodepthkit: train, evaluate and use monocular depth models.",
+        epilog="Add --debug to any command to see full tracebacks.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    for name, text in (
+        ("fit", "train a model from a YAML config (LightningCLI; see `mdk fit --help`)"),
+        ("validate", "run the validation loop of a config (LightningCLI)"),
+        ("test", "run the test loop of a config (LightningCLI)"),
+    ):
+        commands.add_parser(name, help=text, add_help=False)
+    _add_eval(commands)
+    _add_data(commands)
+    _add_demo(commands)
+    _add_models(commands)
+    return parser
+
+
+# --- fit / validate / test ------------------------------------------------------------------
+
+
+def _run_lightning(argv: list[str]) -> int:
+    from monodepthkit.training import run_lightning_cli
+
+    run_lightning_cli(argv)
+    return 0
+
+
+# --- eval -----------------------------------------------------------------------------------
+
+
+def _add_eval(commands) -> None:
+    parser = commands.add_parser(
+        "eval",
+        help="score a checkpoint on a dataset split, or saved predictions against ground truth",
+        description=(
+            "Either --checkpoint CKPT --data ROOT (run the model on a split), or --pred DIR "
+            "--gt DIR (score saved predictions: same file stems, .npy float metres or 16-bit "
+            "PNG metres x256). "
+            "Prints a markdown table and writes OUT/metrics.json and OUT/per_image.csv."
+        ),
+    )
+    source = parser.add_argument_group("model on a dataset")
+    source.add_argument("--checkpoint", type=Path, help=".ckpt from `mdk fit` / `mdk demo`")
+    source.add_argument("--data", type=Path, help="dataset root in the folder format")
+    source.add_argument("--split", default="test", help="split name, or 'all' (default: test)")
+    source.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    saved = parser.add_argument_group("saved predictions")
+    saved.add_argument("--pred", type=Path, help="folder of predictions")
+    saved.add_argument("--gt", type=Path, help="folder of ground-truth depth")
+    saved.add_argument(
+        "--kind",
+        default="depth",
+        choices=("depth", "disparity"),
+        help="what the prediction files hold (default: depth)",
+    )
+    parser.add_argument(
+        "--protocol",
+        default="none",
+        choices=("none", "kitti", "nyu"),
+        help="depth caps and crop (default: none)",
+    )
+    parser.add_argument(
+        "--align",
+        default="none",
+        choices=("none", "median", "lstsq", "scale_shift", "scale_shift_disp"),
+        help="per-image alignment before the metrics (default: none)",
+    )
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=1.0,
+        help="fixed factor applied to predictions first (5.4 for Monodepth2 stereo)",
+    )
+    parser.add_argument("--min-depth", type=float, help="override the protocol's min depth (m)")
+    parser.add_argument("--max-depth", type=float, help="override the protocol's max depth (m)")
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.set_defaults(handler=_eval)
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from monodepthkit.eval import evaluate_folders, get_protocol, markdown_table
+
+    protocol = get_protocol(args.protocol, args.min_depth, args.max_depth)
+    if args.checkpoint is not None:
+        if args.data is None or args.pred is not None:
+            raise MdkError("eval: --checkpoint needs --data ROOT (and no --pred/--gt)")
+        from monodepthkit.eval.checkpoint import evaluate_checkpoint
+
+        evaluator = evaluate_checkpoint(
+            args.checkpoint,
+            args.data,
+            split=args.split,
+            protocol=args.protocol,
+            align=args.align,
+            min_depth=args.min_depth,
+            max_depth=args.max_depth,
+            scale=args.scale,
+            device=args.device,
+        )
+        label = args.checkpoint.name
+    elif args.pred is not None and args.gt is not None:
+        evaluator = evaluate_folders(
+            args.pred, args.gt, protocol, align=args.align, scale=args.scale, kind=args.kind
+        )
+        label = args.pred.name
+    else:
+        raise MdkError("eval: give either --checkpoint CKPT --data ROOT, or --pred DIR --gt DIR")
+    path = evaluator.write(args.out)
+    print(markdown_table({label: evaluator.summary()}))
+    print(f"wrote {path}")
+    return 0
+
+
+# --- data -----------------------------------------------------------------------------------
+
+
+def _add_data(commands) -> None:
+    parser = commands.add_parser("data", help="dataset tools (synthetic world generation)")
+    tools = parser.add_subparsers(title="tools", metavar="TOOL")
+    synth = tools.add_parser(
+        "synth",
+        help="render the procedural RGB-D world into the folder format",
+        description=(
+            "Render procedural sequences with exact metric depth, intrinsics and poses. "
+            "Layout: OUT/meta.json, OUT/splits/{train,val,test}.txt, OUT/seq_NNNN/{image,depth}/"
+            "NNNNNN.png (depth: 16-bit PNG, metres x256, 0 = none), intrinsics.txt, poses.txt "
+            "(3x4 camera-to-world per line), timestamps.txt, and with --stereo image_right/, "
+            "depth_right/, stereo.txt (4x4 T_right_left)."
+        ),
+    )
+    synth.add_argument("--preset", default="driving", choices=("driving", "indoor"))
+    synth.add_argument("--out", type=Path, required=True, help="output folder")
+    synth.add_argument("--sequences", type=int, default=20, help="number of scenes (default 20)")
+    synth.add_argument("--frames", type=int, default=30, help="frames per sequence (default 30)")
+    synth.add_argument("--seed", type=int, default=0)
+    synth.add_argument("--width", type=int, help="image width (default: the preset's)")
+    synth.add_argument("--height", type=int, help="image height (default: the preset's)")
+    synth.add_argument("--stereo", action="store_true", help="also render the stereo partner")
+    synth.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
+    synth.set_defaults(handler=_synth)
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from monodepthkit.data.synthetic import generate_world
+
+    root = generate_world(
+        args.out,
+        preset=args.preset,
+        num_sequences=args.sequences,
+        frames_per_sequence=args.frames,
+        seed=args.seed,
+        width=args.width,
+        height=args.height,
+        stereo=args.stereo,
+        workers=args.workers,
+    )
+    print(f"synthetic {args.preset} world in {root}")
+    return 0
+
+
+# --- demo -----------------------------------------------------------------------------------
+
+
+def _add_demo(commands) -> None:
+    parser = commands.add_parser(
+        "demo",
+        help="generate the synthetic driving world, train the U-Net baseline on CPU, evaluate",
+        description=(
+            "The main job on the built-in data: generate (and cache) the synthetic driving world, "
+            "train the U-Net baseline, evaluate it on the held-out test split next to a "
+            "constant-median-depth baseline, and write OUT/metrics.json, OUT/figure.png and "
+            "OUT/model.ckpt."
+        ),
+    )
+    parser.add_argument("--out", type=Path, default=Path("runs/demo"), help="report folder")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=None,
+        help="where the synthetic world is cached (default: .cache/synthetic/demo)",
+    )
+    parser.add_argument(
+        "--steps", type=int, default=None, help="training steps (default: the demo's)"
+    )
+    parser.set_defaults(handler=_demo)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from monodepthkit.demo import run_demo
+
+    run_demo(out=args.out, data_root=args.data, steps=args.steps)
+    return 0
+
+
+# --- models ---------------------------------------------------------------------------------
+
+
+def _add_models(commands) -> None:
+    parser = commands.add_parser("models", help="list registered models with parameter counts")
+    parser.set_defaults(handler=_models)
+
+
+def _models(args: argparse.Namespace) -> int:
+    from monodepthkit.models import create_model, list_models
+
+    print("| model | parameters |\n|---|---:|")
+    for name in list_models():
+        count = sum(p.numel() for p in create_model(name).parameters())
+        print(f"| {name} | {count / 1e6:.2f} M |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,276 @@
+"""Dataset over the generic folder format (synthetic worlds and users' own folders).
+
+The on-disk layout is documented in `monodepthkit.data.io`. Samples follow the batch contract
+of `monodepthkit.data.batch`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from monodepthkit.data import batch as keys
+from monodepthkit.data.io import (
+    DEPTH_SCALE,
+    IMAGE_SUFFIXES,
+    image_size,
+    read_depth_png,
+    read_matrix,
+    read_meta,
+    read_rgb,
+)
+from monodepthkit.data.transforms import (
+    hflip_sample,
+    resize_depth,
+    resize_image,
+    scale_intrinsics,
+    to_depth_tensor,
+    to_image_tensor,
+)
+from monodepthkit.errors import MdkError
+
+ALL_FRAMES = "all"
+
+
+@dataclass
+class _Sequence:
+    """Index of one sequence folder: frames in order, and what else it provides."""
+
+    path: Path
+    stems: list[str]
+    images: dict[str, Path]
+    has_depth: bool
+    K: np.ndarray | None = None
+    poses: np.ndarray | None = None  # [N, 4, 4] camera-to-world
+    timestamps: np.ndarray | None = None
+    T_right_left: np.ndarray | None = None
+    position: dict[str, int] = field(default_factory=dict)
+
+
+class FolderDataset(Dataset):
+    """Frames of a folder-format dataset, with optional context frames and stereo partner.
+
+    Args:
+        root: dataset folder (see `monodepthkit.data.io`).
+        split: name of ``ROOT/splits/SPLIT.txt``, or ``"all"`` for every frame.
+        frame_offsets: context offsets to load besides the target, e.g. ``(-1, 1)``; frames
+            without all their neighbours are skipped.
+        stereo: also load the stereo partner (``image_right/``) and ``T_stereo``.
+        image_size: (height, width) to resize to; None keeps the files' size.
+        flip: mirror each sample left-right with probability 0.5 (training augmentation).
+        require_depth: fail unless every frame has a depth map.
+
+    Raises:
+        MdkError: a missing folder or file, an unreadable image, or mismatched sizes.
+    """
+
+    def __init__(
+        self,
+        root: str | Path,
+        split: str = ALL_FRAMES,
+        frame_offsets: tuple[int, ...] | list[int] = (),
+        stereo: bool = False,
+        image_size: tuple[int, int] | None = None,
+        flip: bool = False,
+        require_depth: bool = False,
+    ) -> None:
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise MdkError(
+                f"{self.root}: data folder not found (create it with `mdk data synth --out "
+                f"{self.root}` or point to your own folder)"
+            )
+        self.depth_scale = float(read_meta(self.root).get("depth_scale", DEPTH_SCALE))
+        self.frame_offsets = tuple(int(o) for o in frame_offsets if int(o) != 0)
+        self.stereo = stereo
+        self.image_size = tuple(image_size) if image_size is not None else None
+        self.flip = flip
+        self.sequences = _discover_sequences(self.root)
+        entries = _read_split(self.root, split, self.sequences)
+        self.samples: list[tuple[_Sequence, str]] = []
+        for name, stem in entries:
+            sequence = self.sequences[name]
+            if all(
+                0 <= sequence.position[stem] + o < len(sequence.stems) for o in self.frame_offsets
+            ):
+                self.samples.append((sequence, stem))
+        if not self.samples:
+            raise MdkError(
+                f"{self.root}: split '{split}' has no usable frame (offsets {self.frame_offsets} "
+                "need neighbours on both sides; check the split file and the sequence lengths)"
+            )
+        used = {id(s): s for s, _ in self.samples}.values()
+        for sequence in used:
+            self._check_sequence(sequence, require_depth)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int) -> dict:
+        sequence, stem = self.samples[index]
+        image = read_rgb(sequence.images[stem])
+        source_size = image.shape[:2]
+        size = self.image_size or source_size
+        sample: dict = {
+            keys.NAME: f"{sequence.path.name}/{stem}",
+            keys.IMAGE: to_image_tensor(resize_image(image, size)),
+        }
+        if sequence.has_depth:
+            depth = read_depth_png(sequence.path / "depth" / f"{stem}.png", self.depth_scale)
+            sample[keys.DEPTH] = to_depth_tensor(resize_depth(depth, size))
+        if sequence.K is not None:
+            sample[keys.INTRINSICS] = torch.from_numpy(
+                scale_intrinsics(sequence.K, source_size, size)
+            ).float()
+        position = sequence.position[stem]
+        for offset in self.frame_offsets:
+            neighbour = sequence.stems[position + offset]
+            sample[keys.context_image_key(offset)] = to_image_tensor(
+                resize_image(read_rgb(sequence.images[neighbour]), size)
+            )
+            if sequence.poses is not None:
+                T = np.linalg.inv(sequence.poses[position + offset]) @ sequence.poses[position]
+                sample[keys.context_transform_key(offset)] = torch.from_numpy(T).float()
+        if self.stereo:
+            right = _find_image(sequence.path / "image_right", stem)
+            sample[keys.STEREO_IMAGE] = to_image_tensor(resize_image(read_rgb(right), size))
+            sample[keys.STEREO_TRANSFORM] = torch.from_numpy(sequence.T_right_left).float()
+            right_depth = sequence.path / "depth_right" / f"{stem}.png"
+            if right_depth.is_file():
+                depth = read_depth_png(right_depth, self.depth_scale)
+                sample[keys.STEREO_DEPTH] = to_depth_tensor(resize_depth(depth, size))
+        speed = _speed(sequence, position)
+        if speed is not None:
+            sample[keys.SPEED] = torch.tensor(speed, dtype=torch.float32)
+        if self.flip and torch.rand(()) < 0.5:
+            sample = hflip_sample(sample)
+        return sample
+
+    def _check_sequence(self, sequence: _Sequence, require_depth: bool) -> None:
+        """Check every file the samples will read, once, so bad data fails before training."""
+        if require_depth and not sequence.has_depth:
+            raise MdkError(
+                f"{sequence.path}: no depth/ folder, but this task needs ground-truth depth "
+                "(add depth/FRAME.png files, 16-bit, metres x 256)"
+            )
+        needs_K = bool(self.frame_offsets) or self.stereo
+        if needs_K and sequence.K is None:
+            raise MdkError(
+                f"{sequence.path / 'intrinsics.txt'}: file not found (needed for context frames)"
+            )
+        if self.stereo and sequence.T_right_left is None:
+            raise MdkError(f"{sequence.path / 'stereo.txt'}: file not found (needed for stereo)")
+        for stem in sequence.stems:
+            size = image_size(sequence.images[stem])
+            if sequence.has_depth:
+                depth_path = sequence.path / "depth" / f"{stem}.png"
+                if not depth_path.is_file():
+                    raise MdkError(
+                        f"{sequence.images[stem]}: image has no depth map; expected {depth_path} "
+                        "(add it, or remove the image)"
+                    )
+                depth_size = image_size(depth_path)
+                if depth_size != size:
+                    raise MdkError(
+                        f"{depth_path}: depth is {depth_size[1]}x{depth_size[0]} (WxH) but its "
+                        "image "
+                        f"{sequence.images[stem].name} is {size[1]}x{size[0]}; they must match"
+                    )
+            if self.stereo:
+                _find_image(sequence.path / "image_right", stem)
+
+
+def _discover_sequences(root: Path) -> dict[str, _Sequence]:
+    folders = (
+        [root]
+        if (root / "image").is_dir()
+        else sorted(p for p in root.iterdir() if (p / "image").is_dir())
+    )
+    if not folders:
+        raise MdkError(
+            f"{root}: no image/ folder found in it or its sub-folders; expected "
+            "ROOT/image/*.png or "
+            "ROOT/SEQUENCE/image/*.png (see `mdk data synth --help` for the layout)"
+        )
+    sequences = {}
+    for folder in folders:
+        images = {
+            p.stem: p
+            for p in sorted((folder / "image").iterdir())
+            if p.suffix.lower() in IMAGE_SUFFIXES
+        }
+        if not images:
+            raise MdkError(f"{folder / 'image'}: no .png/.jpg images in it")
+        stems = sorted(images)
+        sequence = _Sequence(
+            path=folder,
+            stems=stems,
+            images=images,
+            has_depth=(folder / "depth").is_dir(),
+            position={stem: i for i, stem in enumerate(stems)},
+        )
+        if (folder / "intrinsics.txt").is_file():
+            sequence.K = read_matrix(folder / "intrinsics.txt", (3, 3))
+        if (folder / "poses.txt").is_file():
+            poses = read_matrix(folder / "poses.txt", (-1, 3, 4))
+            if len(poses) != len(stems):
+                raise MdkError(
+                    f"{folder / 'poses.txt'}: expected one pose per image ({len(stems)}), "
+                    f"found {len(poses)}"
+                )
+            bottom = np.broadcast_to(np.array([[[0.0, 0.0, 0.0, 1.0]]]), (len(poses), 1, 4))
+            sequence.poses = np.concatenate([poses, bottom], axis=1)
+        if (folder / "timestamps.txt").is_file():
+            sequence.timestamps = read_matrix(folder / "timestamps.txt", (len(stems),))
+        if (folder / "stereo.txt").is_file():
+            sequence.T_right_left = read_matrix(folder / "stereo.txt", (4, 4))
+        sequences[folder.name if folder != root else root.name] = sequence
+    return sequences
+
+
+def _read_split(root: Path, split: str, sequences: dict[str, _Sequence]) -> list[tuple[str, str]]:
+    if split == ALL_FRAMES:
+        return [(name, stem) for name, seq in sequences.items() for stem in seq.stems]
+    path = root / "splits" / f"{split}.txt"
+    if not path.is_file():
+        raise MdkError(
+            f"{path}: split file not found; write one 'SEQUENCE FRAME' line per frame, "
+            f"or use split '{ALL_FRAMES}' for every frame"
+        )
+    entries = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        if len(parts) != 2:
+            raise MdkError(f"{path}:{number}: expected 'SEQUENCE FRAME', found '{line.strip()}'")
+        name, stem = parts
+        if name not in sequences or stem not in sequences[name].position:
+            raise MdkError(
+                f"{path}:{number}: frame '{name} {stem}' has no image in {root / name / 'image'}"
+            )
+        entries.append((name, stem))
+    return entries
+
+
+def _find_image(folder: Path, stem: str) -> Path:
+    for suffix in IMAGE_SUFFIXES:
+        if (folder / f"{stem}{suffix}").is_file():
+            return folder / f"{stem}{suffix}"
+    raise MdkError(f"{folder / stem}.png: stereo image not found (expected .png or .jpg)")
+
+
+def _speed(sequence: _Sequence, position: int) -> float | None:
+    """Camera speed in m/s at a frame, by central differences of poses over timestamps."""
+    if sequence.poses is None or sequence.timestamps is None or len(sequence.stems) < 2:
+        return None
+    before, after = max(position - 1, 0), min(position + 1, len(sequence.stems) - 1)
+    elapsed = sequence.timestamps[after] - sequence.timestamps[before]
+    if elapsed <= 0:
+        return None
+    distance = np.linalg.norm(sequence.poses[after][:3, 3] - sequence.poses[before][:3, 3])
+    return float(distance / elapsed)

@@ -1,0 +1,48 @@
+"""Evaluation: depth metrics, the KITTI/NYU protocols (range, crop, alignment) and reports.
+
+Typical use::
+
+    from monodepthkit.eval import DepthEvaluator, get_protocol
+
+    evaluator = DepthEvaluator(get_protocol("kitti"), align="median", kind="disparity")
+    for name, disparity, gt in samples:        # disparity [h, w], gt [H, W] metres, 0 = none
+        evaluator.add(name, disparity, gt)
+    print(evaluator.summary())                 # nine metric means + count
+    evaluator.write("runs/eval")               # metrics.json + per_image.csv
+"""
+
+from monodepthkit.eval.metrics import HIGHER_IS_BETTER, METRIC_KEYS, compute_metrics
+from monodepthkit.eval.protocol import (
+    ALIGN_MODES,
+    CROPS,
+    PREDICTION_KINDS,
+    Protocol,
+    align_prediction,
+    crop_box,
+    evaluate_image,
+    evaluation_mask,
+    fit_alignment,
+    get_protocol,
+    resize_prediction,
+)
+from monodepthkit.eval.report import DepthEvaluator, evaluate_folders, markdown_table
+
+__all__ = [
+    "ALIGN_MODES",
+    "CROPS",
+    "HIGHER_IS_BETTER",
+    "METRIC_KEYS",
+    "PREDICTION_KINDS",
+    "DepthEvaluator",
+    "Protocol",
+    "align_prediction",
+    "compute_metrics",
+    "crop_box",
+    "evaluate_folders",
+    "evaluate_image",
+    "evaluation_mask",
+    "fit_alignment",
+    "get_protocol",
+    "markdown_table",
+    "resize_prediction",
+]

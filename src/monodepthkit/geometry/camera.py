@@ -1,0 +1,98 @@
+"""Pinhole camera geometry (OpenCV convention: x right, y down, z forward).
+
+Pixel coordinates put the centre of the top-left pixel at (0, 0). Depth is metric z-depth
+along the optical axis, in metres. Rigid transforms are [B, 4, 4] matrices; ``T_b_a`` maps
+points expressed in frame ``a`` to frame ``b``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+
+def pixel_grid(height: int, width: int, *, device=None, dtype=torch.float32) -> Tensor:
+    """Homogeneous pixel coordinates of an image.
+
+    Args:
+        height: image height H in pixels.
+        width: image width W in pixels.
+
+    Returns:
+        [3, H*W] rows (u, v, 1), u the column and v the row index, row-major order.
+    """
+    v, u = torch.meshgrid(
+        torch.arange(height, device=device, dtype=dtype),
+        torch.arange(width, device=device, dtype=dtype),
+        indexing="ij",
+    )
+    return torch.stack([u.reshape(-1), v.reshape(-1), torch.ones_like(u).reshape(-1)], dim=0)
+
+
+def backproject_depth(depth: Tensor, K: Tensor) -> Tensor:
+    """Lift every pixel to a 3D point in the camera frame.
+
+    Args:
+        depth: [B, 1, H, W] z-depth in metres.
+        K: [B, 3, 3] intrinsics in pixels of this resolution.
+
+    Returns:
+        [B, 3, H*W] points (x, y, z) in metres, z equal to ``depth``.
+    """
+    if depth.dim() != 4 or depth.shape[1] != 1:
+        raise ValueError(f"depth must have shape [B, 1, H, W], got {tuple(depth.shape)}")
+    if K.shape[-2:] != (3, 3) or K.shape[0] != depth.shape[0]:
+        raise ValueError(
+            f"K must have shape [B, 3, 3] with B={depth.shape[0]}, got {tuple(K.shape)}"
+        )
+    batch, _, height, width = depth.shape
+    pixels = pixel_grid(height, width, device=depth.device, dtype=depth.dtype)
+    rays = torch.linalg.inv(K.to(depth.dtype)) @ pixels.unsqueeze(0)  # [B, 3, HW], z = 1
+    return rays * depth.reshape(batch, 1, -1)
+
+
+def transform_points(T: Tensor, points: Tensor) -> Tensor:
+    """Apply a rigid transform.
+
+    Args:
+        T: [B, 4, 4] transform ``T_b_a``.
+        points: [B, 3, N] points in frame ``a``.
+
+    Returns:
+        [B, 3, N] the same points in frame ``b``.
+    """
+    return T[:, :3, :3] @ points + T[:, :3, 3:4]
+
+
+def project_points(points: Tensor, K: Tensor, eps: float = 1e-7) -> tuple[Tensor, Tensor]:
+    """Project camera-frame points to pixels.
+
+    Args:
+        points: [B, 3, N] points in metres in the camera frame.
+        K: [B, 3, 3] intrinsics in pixels.
+        eps: smallest z used in the division, to stay finite behind the camera.
+
+    Returns:
+        (pixels [B, 2, N] as (u, v) in pixels, z [B, 1, N] in metres).
+    """
+    projected = K @ points
+    z = projected[:, 2:3]
+    return projected[:, :2] / z.clamp(min=eps), points[:, 2:3]
+
+
+def invert_transform(T: Tensor) -> Tensor:
+    """Invert rigid transforms exactly (R^T, -R^T t).
+
+    Args:
+        T: [B, 4, 4] rigid transforms.
+
+    Returns:
+        [B, 4, 4] inverses.
+    """
+    R = T[:, :3, :3]
+    t = T[:, :3, 3:4]
+    inverse = torch.zeros_like(T)
+    inverse[:, :3, :3] = R.transpose(1, 2)
+    inverse[:, :3, 3:4] = -R.transpose(1, 2) @ t
+    inverse[:, 3, 3] = 1.0
+    return inverse

@@ -1,0 +1,68 @@
+"""Loading a trained task from a checkpoint alone (no config file needed)."""
+
+from __future__ import annotations
+
+import importlib
+import pickle
+import zipfile
+from pathlib import Path
+
+import lightning as L
+import torch
+
+from monodepthkit.errors import MdkError
+
+TASK_KEY = "mdk_task"
+
+
+def task_class_path(task: L.LightningModule) -> str:
+    """The import path stored in checkpoints to rebuild ``task``."""
+    return f"{type(task).__module__}.{type(task).__qualname__}"
+
+
+def read_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict:
+    """Read a monodepthkit checkpoint file into a dict.
+
+    Raises:
+        MdkError: the file is missing or is not a monodepthkit checkpoint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise MdkError(f"{path}: checkpoint not found")
+    try:
+        # Lightning checkpoints hold plain Python objects (hyper-parameters), not only tensors.
+        checkpoint = torch.load(path, map_location=map_location, weights_only=False)
+    except (pickle.UnpicklingError, zipfile.BadZipFile, RuntimeError, EOFError) as exc:
+        raise MdkError(f"{path}: not a readable PyTorch checkpoint ({exc})") from None
+    if not isinstance(checkpoint, dict) or TASK_KEY not in checkpoint:
+        raise MdkError(
+            f"{path}: not a monodepthkit checkpoint (no '{TASK_KEY}' entry); train with `mdk fit`"
+        )
+    return checkpoint
+
+
+def load_task(path: str | Path, map_location: str | torch.device = "cpu") -> L.LightningModule:
+    """Rebuild a task (model + settings) from a checkpoint written by `mdk fit` or `mdk demo`.
+
+    Args:
+        path: ``.ckpt`` file.
+        map_location: device for the weights.
+
+    Returns:
+        The task in eval mode.
+
+    Raises:
+        MdkError: the file is missing or is not a monodepthkit checkpoint.
+    """
+    return task_from_checkpoint(read_checkpoint(path, map_location))
+
+
+def task_from_checkpoint(checkpoint: dict) -> L.LightningModule:
+    """Rebuild a task in eval mode from a checkpoint dict read by `read_checkpoint`."""
+    module_name, _, class_name = checkpoint[TASK_KEY].rpartition(".")
+    task_class = getattr(importlib.import_module(module_name), class_name)
+    # LightningCLI adds private entries ("_instantiator", "_class_path") that are not arguments.
+    hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if not k.startswith("_")}
+    task = task_class(**hparams)
+    task.load_state_dict(checkpoint["state_dict"])
+    return task.eval()

@@ -1,0 +1,117 @@
+"""Supervised training: a depth network regressed onto ground-truth depth."""
+
+from __future__ import annotations
+
+import lightning as L
+import torch
+from torch import Tensor
+
+from monodepthkit.data import batch as keys
+from monodepthkit.data.batch import validate_batch
+from monodepthkit.eval import evaluate_image, get_protocol
+from monodepthkit.losses import get_supervised_loss
+from monodepthkit.models import create_model
+from monodepthkit.tasks.loading import TASK_KEY, task_class_path
+
+# The metrics logged during validation and testing (all nine go to `mdk eval`).
+LOGGED_METRICS = ("abs_rel", "rmse", "d1")
+
+
+class SupervisedTask(L.LightningModule):
+    """Model + supervised loss + optimiser. One `model_step` serves train, val and test.
+
+    Args:
+        model: registry name of the architecture (see `mdk models`).
+        model_kwargs: the architecture's options, e.g. ``{"width": 32, "head": "log"}``.
+        loss: supervised loss name (``l1``, ``mse``); computed in metres on pixels with depth.
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay.
+        lr_milestones: epochs at which the learning rate is multiplied by ``lr_gamma``.
+        lr_gamma: learning-rate decay factor.
+        eval_protocol: protocol of the validation metrics (``none``, ``kitti``, ``nyu``).
+        eval_min_depth: smallest ground truth evaluated, metres (None: the protocol's).
+        eval_max_depth: largest ground truth evaluated, metres (None: the protocol's).
+
+    The checkpoint stores these arguments, so `load_from_checkpoint` needs no config file.
+    """
+
+    def __init__(
+        self,
+        model: str = "unet",
+        model_kwargs: dict | None = None,
+        loss: str = "l1",
+        lr: float = 1e-3,
+        weight_decay: float = 0.0,
+        lr_milestones: list[int] | None = None,
+        lr_gamma: float = 0.1,
+        eval_protocol: str = "none",
+        eval_min_depth: float | None = None,
+        eval_max_depth: float | None = 80.0,
+    ) -> None:
+        super().__init__()
+        self.save_hyperparameters()
+        self.net = create_model(model, **(model_kwargs or {}))
+        self.loss_fn = get_supervised_loss(loss)
+        self.protocol = get_protocol(eval_protocol, eval_min_depth, eval_max_depth)
+
+    def forward(self, image: Tensor) -> dict[str, Tensor]:
+        """Predict depth: image [B, 3, H, W] in [0, 1] -> ``{"depth": [B, 1, H, W]}`` metres."""
+        return self.net(image)
+
+    def model_step(self, batch: dict) -> tuple[Tensor, Tensor]:
+        """Loss and predicted depth [B, 1, H, W] of one batch."""
+        validate_batch(batch, required=(keys.IMAGE, keys.DEPTH))
+        target = batch[keys.DEPTH]
+        depth = self(batch[keys.IMAGE])["depth"]
+        return self.loss_fn(depth, target, target > 0), depth
+
+    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
+        loss, _ = self.model_step(batch)
+        self.log("train/loss", loss, prog_bar=True, batch_size=batch[keys.IMAGE].shape[0])
+        return loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._evaluate(batch, "test")
+
+    def predict_step(self, batch: dict, batch_idx: int) -> dict[str, Tensor]:
+        return self(batch[keys.IMAGE])
+
+    def _evaluate(self, batch: dict, stage: str) -> None:
+        loss, depth = self.model_step(batch)
+        size = batch[keys.IMAGE].shape[0]
+        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
+        rows = [
+            evaluate_image(pred[0].float().cpu().numpy(), gt[0].cpu().numpy(), self.protocol)
+            for pred, gt in zip(depth, batch[keys.DEPTH], strict=True)
+        ]
+        rows = [row for row in rows if row]
+        for name in LOGGED_METRICS:
+            if rows:
+                value = torch.tensor(sum(row[name] for row in rows) / len(rows))
+                self.log(
+                    f"{stage}/{name}",
+                    value,
+                    prog_bar=name == "abs_rel",
+                    batch_size=len(rows),
+                    sync_dist=True,
+                )
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint[TASK_KEY] = task_class_path(self)
+
+    def configure_optimizers(self):
+        optimizer = torch.optim.Adam(
+            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        )
+        if not self.hparams.lr_milestones:
+            return optimizer
+        scheduler = torch.optim.lr_scheduler.MultiStepLR(
+            optimizer, milestones=list(self.hparams.lr_milestones), gamma=self.hparams.lr_gamma
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
+        }
