@@ -103,14 +103,11 @@ def run_demo(
     (out / "metrics.json").write_text(json.dumps(results, indent=2) + "\n")
     _figure(task, data_root, out / "figure.png")
 
-    print(
-        markdown_table(
-            {
-                "U-Net (L1, 700 steps)": results["unet"],
-                "constant median depth": results["constant_median"],
-            }
-        )
-    )
+    rows = {
+        f"U-Net (L1, {steps} steps)": results["unet"],
+        "constant median": results["constant_median"],
+    }
+    print(markdown_table(rows))
     for metric in ("abs_rel", "rmse"):
         ratio = results["constant_median"][metric] / results["unet"][metric]
         print(f"{metric}: U-Net is {ratio:.1f}x better than the constant baseline")
@@ -147,7 +144,7 @@ def _figure(task: SupervisedTask, data_root: Path, path: Path, rows: int = 4) ->
 
     test = FolderDataset(data_root, split="test", require_depth=True)
     picks = np.linspace(0, len(test) - 1, rows).astype(int)
-    figure, axes = plt.subplots(rows, 4, figsize=(16, 1.3 * rows + 0.6), squeeze=False)
+    figure, axes = plt.subplots(rows, 4, figsize=(16, 1.4 * rows + 0.4), squeeze=False)
     task.eval()
     for row, index in enumerate(picks):
         sample = test[int(index)]
@@ -155,25 +152,29 @@ def _figure(task: SupervisedTask, data_root: Path, path: Path, rows: int = 4) ->
         small = F.interpolate(image[None], size=TRAIN_SIZE, mode="bilinear", antialias=True)
         pred = task(small)["depth"]
         pred = F.interpolate(pred, size=gt.shape, mode="bilinear", align_corners=False)[0, 0]
-        error = torch.where(gt > 0, (pred - gt).abs(), torch.zeros_like(gt))
+        invalid = gt <= 0
+        error = (pred - gt).abs().masked_fill(invalid, float("nan"))
         panels = [
-            (image.permute(1, 2, 0).numpy(), None, "image"),
-            (gt.numpy(), "magma_r", "ground truth (m)"),
-            (pred.numpy(), "magma_r", "prediction (m)"),
-            (error.numpy(), "inferno", "|error| (m)"),
+            (image.permute(1, 2, 0).numpy(), None, None, "image"),
+            (
+                gt.masked_fill(invalid, float("nan")).numpy(),
+                "magma_r",
+                MAX_DEPTH,
+                "ground truth, 0-80 m",
+            ),
+            (pred.numpy(), "magma_r", MAX_DEPTH, "prediction, 0-80 m"),
+            (error.numpy(), "inferno", 10.0, "|error|, 0-10 m"),
         ]
-        for col, (data, cmap, title) in enumerate(panels):
+        for col, (data, cmap, vmax, title) in enumerate(panels):
             axis = axes[row, col]
-            shown = axis.imshow(
-                data,
-                cmap=cmap,
-                vmin=0 if cmap else None,
-                vmax=MAX_DEPTH if cmap == "magma_r" else (10 if cmap else None),
-            )
+            if cmap is None:
+                axis.imshow(data)
+            else:
+                colours = matplotlib.colormaps[cmap].copy()
+                colours.set_bad("#9a9a9a")  # no ground truth (sky, beyond 80 m)
+                axis.imshow(data, cmap=colours, vmin=0.0, vmax=vmax)
             axis.set_axis_off()
             if row == 0:
                 axis.set_title(title)
-            if cmap and row == rows - 1:
-                figure.colorbar(shown, ax=axes[:, col], orientation="horizontal", fraction=0.04)
     figure.savefig(path, dpi=80, bbox_inches="tight")
     plt.close(figure)
