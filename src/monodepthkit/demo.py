@@ -170,8 +170,8 @@ def _figure(task: SupervisedTask, data_root: Path, path: Path, rows: int = 4) ->
             if cmap is None:
                 axis.imshow(data)
             else:
-                colours = matplotlib.colormaps[cmap].copy()
-                colours.set_bad("#9a9a9a")  # no ground truth (sky, beyond 80 m)
+                # Grey marks pixels without ground truth (sky, beyond 80 m).
+                colours = matplotlib.colormaps[cmap].with_extremes(bad="#9a9a9a")
                 axis.imshow(data, cmap=colours, vmin=0.0, vmax=vmax)
             axis.set_axis_off()
             if row == 0:

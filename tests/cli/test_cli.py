@@ -14,7 +14,7 @@ import torch
 import yaml
 
 from monodepthkit.cli import main
-from monodepthkit.data.io import read_depth_png
+from monodepthkit.data.io import read_depth_png, write_depth_png
 from monodepthkit.errors import MdkError
 from monodepthkit.eval import METRIC_KEYS
 
@@ -130,24 +130,21 @@ def _one_line_error(capsys, args: list[str], pattern: str) -> None:
     assert pattern in err[0], err[0]
 
 
-def test_missing_data_folder(tmp_path, capsys):
-    ckpt = tmp_path / "missing.ckpt"
-    _one_line_error(
-        capsys,
-        [
-            "eval",
-            "--pred",
-            str(tmp_path / "p"),
-            "--gt",
-            str(tmp_path / "g"),
-            "--out",
-            str(tmp_path / "o"),
-        ],
-        "p",
+def test_missing_data_folder(tmp_path, tiny_world, capsys):
+    pred, gt, out = (
+        str(tmp_path / "preds"),
+        str(tiny_world / "seq_0000" / "depth"),
+        str(tmp_path / "o"),
     )
     _one_line_error(
         capsys,
-        ["eval", "--checkpoint", str(ckpt), "--data", str(tmp_path), "--out", str(tmp_path / "o")],
+        ["eval", "--pred", pred, "--gt", gt, "--out", out],
+        "preds: prediction folder not found",
+    )
+    ckpt = str(tmp_path / "missing.ckpt")
+    _one_line_error(
+        capsys,
+        ["eval", "--checkpoint", ckpt, "--data", gt, "--out", out],
         "missing.ckpt: checkpoint not found",
     )
 
@@ -167,16 +164,24 @@ def test_bad_files_in_training_data(tmp_path, capsys, monkeypatch):
 
     monkeypatch.setattr(sys, "argv", ["mdk"])
     data = write_tree(tmp_path / "data")
-    config = _config(tmp_path, data)
-    config.write_text(config.read_text() + "")
-    text = yaml.safe_load(config.read_text())
+    text = yaml.safe_load(_config(tmp_path, data).read_text())
     for split in ("train", "val", "test"):
         text["data"][f"{split}_split"] = "all"
+    config = tmp_path / "all.yaml"
     config.write_text(yaml.safe_dump(text))
+    args = ["fit", "--config", str(config)]
+
+    _one_line_error(
+        capsys, [*args, "--data.root", str(tmp_path / "gone")], "gone: data folder not found"
+    )
+    write_depth_png(data / "depth" / "000002.png", np.ones((10, 10)))
+    _one_line_error(
+        capsys, args, "000002.png: depth is 10x10 (WxH) but its image 000002.png is 32x24"
+    )
     (data / "depth" / "000001.png").unlink()
-    _one_line_error(capsys, ["fit", "--config", str(config)], "000001.png: image has no depth map")
+    _one_line_error(capsys, args, "000001.png: image has no depth map")
     (data / "image" / "000001.png").write_bytes(b"garbage")
-    _one_line_error(capsys, ["fit", "--config", str(config)], "000001.png: expected an image")
+    _one_line_error(capsys, args, "000001.png: expected an image")
 
 
 def test_subprocess_error_has_no_traceback_unless_debug(tmp_path):

@@ -71,13 +71,3 @@ def get_supervised_loss(name: str) -> Callable[[Tensor, Tensor, Tensor], Tensor]
     if name not in SUPERVISED_LOSSES:
         raise MdkError(f"unknown loss '{name}'; available: {', '.join(sorted(SUPERVISED_LOSSES))}")
     return SUPERVISED_LOSSES[name]
-
-
-__all__ = [
-    "SUPERVISED_LOSSES",
-    "MaskedL1Loss",
-    "MaskedMSELoss",
-    "get_supervised_loss",
-    "masked_l1",
-    "masked_mse",
-]
