@@ -51,7 +51,7 @@ def test_training_lowers_the_loss(datamodule, tmp_path):
     )
     task.eval()
     after = float(task.model_step(batch)[0].detach())
-    assert after < 0.8 * before  # random depth: the best constant (median) gives ~0.62
+    assert after < 0.8 * before  # uniform-noise depth: the best constant reaches ~0.62x
 
 
 def test_validation_logs_metrics(datamodule, tmp_path):
