@@ -44,7 +44,7 @@ def run_lightning_cli(argv: Sequence[str], run: bool = True) -> LightningCLI:
             },
         )
     except jsonargparse.ArgumentError as exc:
-        raise MdkError(f"config: {_first_line(str(exc))}") from None
+        raise MdkError(f"config: {_short_message(str(exc))}") from None
     except Exception as exc:
         # jsonargparse wraps errors raised while building the model or data (e.g. an unknown
         # model option) in ValueErrors; surface the user's error itself.
@@ -64,6 +64,6 @@ def _find_user_error(exc: BaseException | None) -> MdkError | None:
     return None
 
 
-def _first_line(message: str) -> str:
+def _short_message(message: str) -> str:
     lines = [line.strip() for line in message.splitlines() if line.strip()]
     return " ".join(lines[:2]) if lines else "invalid arguments"
