@@ -1,7 +1,23 @@
 """Architectures only: they see tensors, never configs, datasets or losses."""
 
-from monodepthkit.models import unet  # noqa: F401  (registers "unet")
-from monodepthkit.models.heads import HEADS, build_head
-from monodepthkit.models.registry import create_model, list_models, register_model
+# Importing a model module registers its architecture by name.
+from monodepthkit.models import conv_autoencoder, encoder_decoder, unet  # noqa: F401
+from monodepthkit.models.encoders import create_encoder
+from monodepthkit.models.heads import HEADS, build_head, head_range
+from monodepthkit.models.registry import (
+    count_parameters,
+    create_model,
+    list_models,
+    register_model,
+)
 
-__all__ = ["HEADS", "build_head", "create_model", "list_models", "register_model"]
+__all__ = [
+    "HEADS",
+    "build_head",
+    "count_parameters",
+    "create_encoder",
+    "create_model",
+    "head_range",
+    "list_models",
+    "register_model",
+]

@@ -44,3 +44,8 @@ def create_model(name: str, **kwargs) -> nn.Module:
 def list_models() -> list[str]:
     """Names of all registered models, sorted."""
     return sorted(_MODELS)
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """Number of parameter elements of ``model`` (all, or only those with ``requires_grad``)."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
