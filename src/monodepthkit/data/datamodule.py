@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import lightning as L
 from torch.utils.data import DataLoader, Dataset
 
 from monodepthkit.data.folder import FolderDataset
+from monodepthkit.data.transforms import AugmentOptions
 from monodepthkit.errors import MdkError
 
 
@@ -50,12 +51,17 @@ class DepthDataModule(L.LightningDataModule):
         image_size: (height, width) the samples are resized to; None keeps the files' size.
         frame_offsets: context frames to load, e.g. [-1, 1] for self-supervision.
         stereo: also load the stereo partner.
-        flip: random horizontal flips on the training split.
+        flip: random horizontal flips on the training split (kept for older configs): flips
+            happen when both ``flip`` and ``augment.flip`` are true, so ``flip: false`` turns
+            them off whatever ``augment`` says.
         require_depth: fail early if a frame lacks ground-truth depth.
         train_split: split file name of the training frames.
         val_split: split file name of the validation frames.
         test_split: split file name of the test frames.
         synthetic: generation options for ``dataset="synthetic"``.
+        augment: training-split augmentation (flip, colour jitter, scale-and-crop, channel
+            swap; see `AugmentOptions`); None = flips only, as ``flip`` says. Validation and
+            test samples are never augmented.
     """
 
     def __init__(
@@ -73,6 +79,7 @@ class DepthDataModule(L.LightningDataModule):
         val_split: str = "val",
         test_split: str = "test",
         synthetic: SyntheticOptions | None = None,
+        augment: AugmentOptions | None = None,
     ) -> None:
         super().__init__()
         # Stored in checkpoints: evaluation reuses the training image size.
@@ -90,6 +97,8 @@ class DepthDataModule(L.LightningDataModule):
         self.require_depth = require_depth
         self.splits = {"train": train_split, "val": val_split, "test": test_split}
         self.synthetic = synthetic or SyntheticOptions()
+        augment = augment or AugmentOptions()
+        self.augment = replace(augment, flip=flip and augment.flip)
         self._datasets: dict[str, Dataset] = {}
 
     def prepare_data(self) -> None:
@@ -108,8 +117,8 @@ class DepthDataModule(L.LightningDataModule):
                 frame_offsets=self.frame_offsets,
                 stereo=self.stereo,
                 image_size=self.image_size,
-                flip=self.flip and stage == "train",
                 require_depth=self.require_depth,
+                augment=self.augment if stage == "train" else None,
             )
         return self._datasets[stage]
 

@@ -6,7 +6,7 @@ of `monodepthkit.data.batch`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +24,8 @@ from monodepthkit.data.io import (
     read_rgb,
 )
 from monodepthkit.data.transforms import (
-    hflip_sample,
+    AugmentOptions,
+    augment_sample,
     resize_depth,
     resize_image,
     scale_intrinsics,
@@ -61,8 +62,13 @@ class FolderDataset(Dataset):
             without all their neighbours are skipped.
         stereo: also load the stereo partner (``image_right/``) and ``T_stereo``.
         image_size: (height, width) to resize to; None keeps the files' size.
-        flip: mirror each sample left-right with probability 0.5 (training augmentation).
+        flip: mirror each sample left-right with probability 0.5 (training augmentation); a
+            shorthand for ``augment=AugmentOptions()``, and it switches flips on in ``augment``.
         require_depth: fail unless every frame has a depth map.
+        augment: training augmentation of each sample (flip, colour jitter, scale-and-crop,
+            channel swap; see `AugmentOptions`); None = none (unless ``flip``). Give it for the
+            training split only. Random draws use torch's global RNG, which DataLoader seeds
+            per worker.
 
     Raises:
         MdkError: a missing folder or file, an unreadable image, or mismatched sizes.
@@ -77,6 +83,7 @@ class FolderDataset(Dataset):
         image_size: tuple[int, int] | None = None,
         flip: bool = False,
         require_depth: bool = False,
+        augment: AugmentOptions | None = None,
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
@@ -89,6 +96,9 @@ class FolderDataset(Dataset):
         self.stereo = stereo
         self.image_size = tuple(image_size) if image_size is not None else None
         self.flip = flip
+        if flip:
+            augment = replace(augment, flip=True) if augment else AugmentOptions(flip=True)
+        self.augment = augment if augment is not None and augment.enabled else None
         self.sequences = _discover_sequences(self.root)
         entries = _read_split(self.root, split, self.sequences)
         self.samples: list[tuple[_Sequence, str]] = []
@@ -146,8 +156,8 @@ class FolderDataset(Dataset):
         speed = _speed(sequence, position)
         if speed is not None:
             sample[keys.SPEED] = torch.tensor(speed, dtype=torch.float32)
-        if self.flip and torch.rand(()) < 0.5:
-            sample = hflip_sample(sample)
+        if self.augment is not None:
+            sample = augment_sample(sample, self.augment)
         return sample
 
     def _check_sequence(self, sequence: _Sequence, require_depth: bool) -> None:
