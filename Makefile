@@ -25,6 +25,7 @@ test-fast: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
+	$(BIN)/python benchmarks/bench_models.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -70,6 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     ):
         commands.add_parser(name, help=text, add_help=False)
     _add_eval(commands)
+    _add_compare(commands)
     _add_data(commands)
     _add_demo(commands)
     _add_models(commands)
@@ -169,6 +170,82 @@ def _eval(args: argparse.Namespace) -> int:
     path = evaluator.write(args.out)
     print(markdown_table({label: evaluator.summary()}))
     print(f"wrote {path}")
+    return 0
+
+
+# --- compare --------------------------------------------------------------------------------
+
+
+def _add_compare(commands) -> None:
+    parser = commands.add_parser(
+        "compare",
+        help="train/evaluate several configs or checkpoints on one split and tabulate them",
+        description=(
+            "Each .yaml is trained as by `mdk fit` (with --overlay configs applied after it), "
+            "each .ckpt is loaded; all are evaluated on the same split and shown in one table "
+            "(report 2's Table 1: d1 d2 d3 rel rms log10, plus report 1's MSE on [0, 1]-"
+            "normalised depth). Writes OUT/compare.md and OUT/compare.json."
+        ),
+    )
+    parser.add_argument("sources", nargs="+", type=Path, help=".yaml configs and/or .ckpt files")
+    parser.add_argument(
+        "--overlay",
+        action="append",
+        type=Path,
+        default=[],
+        help="config applied after each source config (repeatable), e.g. "
+        "configs/synthetic/nyu_twin.yaml",
+    )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="ARG=VALUE",
+        help="LightningCLI override for every config, e.g. trainer.max_steps=50",
+    )
+    parser.add_argument("--data", type=Path, help="evaluate on this dataset root instead")
+    parser.add_argument(
+        "--split", default="test", help="split evaluated with --data (default test)"
+    )
+    parser.add_argument("--protocol", default="none", choices=("none", "kitti", "nyu"))
+    parser.add_argument(
+        "--align",
+        default="none",
+        choices=("none", "median", "lstsq", "scale_shift", "scale_shift_disp"),
+    )
+    parser.add_argument("--min-depth", type=float, help="override the protocol's min depth (m)")
+    parser.add_argument("--max-depth", type=float, help="override the protocol's max depth (m)")
+    parser.add_argument(
+        "--norm-depth",
+        type=float,
+        help="depth (m) dividing depths for the normalised MSE (default: max depth)",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.set_defaults(handler=_compare)
+
+
+def _compare(args: argparse.Namespace) -> int:
+    from monodepthkit.compare import compare
+
+    overrides = []
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise MdkError(f"--set {item}: expected KEY=VALUE, e.g. trainer.max_steps=50")
+        overrides += [f"--{key}", value]
+    compare(
+        args.sources,
+        args.out,
+        overlays=args.overlay,
+        overrides=overrides,
+        data=args.data,
+        split=args.split,
+        protocol=args.protocol,
+        align=args.align,
+        min_depth=args.min_depth,
+        max_depth=args.max_depth,
+        norm_depth=args.norm_depth,
+    )
     return 0
 
 

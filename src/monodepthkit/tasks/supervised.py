@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from monodepthkit.data import batch as keys
 from monodepthkit.data.batch import validate_batch
 from monodepthkit.eval import evaluate_image, get_protocol
-from monodepthkit.losses import get_supervised_loss
+from monodepthkit.losses import build_supervised_loss
 from monodepthkit.models import create_model
 from monodepthkit.tasks.loading import TASK_KEY, task_class_path
 
@@ -23,7 +24,11 @@ class SupervisedTask(L.LightningModule):
     Args:
         model: registry name of the architecture (see `mdk models`).
         model_kwargs: the architecture's options, e.g. ``{"width": 32, "head": "log"}``.
-        loss: supervised loss name (``l1``, ``mse``); computed in metres on pixels with depth.
+        loss: supervised loss name (see `monodepthkit.losses.SUPERVISED_LOSSES`), computed on
+            pixels with ground truth.
+        loss_kwargs: the loss's parameters, e.g. ``{"lam": 0.5}`` for ``silog``.
+        loss_depth_scale: when set, prediction and target are divided by it (metres) before the
+            loss, e.g. 80 for report 1's MSE on [0, 1]-normalised depth; None: loss in metres.
         lr: Adam learning rate.
         weight_decay: Adam weight decay.
         lr_milestones: epochs at which the learning rate is multiplied by ``lr_gamma``.
@@ -40,6 +45,8 @@ class SupervisedTask(L.LightningModule):
         model: str = "unet",
         model_kwargs: dict | None = None,
         loss: str = "l1",
+        loss_kwargs: dict | None = None,
+        loss_depth_scale: float | None = None,
         lr: float = 1e-3,
         weight_decay: float = 0.0,
         lr_milestones: list[int] | None = None,
@@ -51,23 +58,33 @@ class SupervisedTask(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.net = create_model(model, **(model_kwargs or {}))
-        self.loss_fn = get_supervised_loss(loss)
+        self.loss_fn = build_supervised_loss(loss, **(loss_kwargs or {}))
         self.protocol = get_protocol(eval_protocol, eval_min_depth, eval_max_depth)
+        self._range_checked = False
 
     def forward(self, image: Tensor) -> dict[str, Tensor]:
         """Predict depth: image [B, 3, H, W] in [0, 1] -> ``{"depth": [B, 1, H, W]}`` metres."""
         return self.net(image)
 
-    def model_step(self, batch: dict) -> tuple[Tensor, Tensor]:
-        """Loss and predicted depth [B, 1, H, W] of one batch."""
+    def model_step(self, batch: dict) -> tuple[Tensor, dict[str, Tensor], Tensor]:
+        """Loss, its named terms and the predicted depth [B, 1, H, W] of one batch."""
         validate_batch(batch, required=(keys.IMAGE, keys.DEPTH))
         target = batch[keys.DEPTH]
         depth = self(batch[keys.IMAGE])["depth"]
-        return self.loss_fn(depth, target, target > 0), depth
+        scale = self.hparams.loss_depth_scale or 1.0
+        loss, terms = self.loss_fn(depth / scale, target / scale, target > 0)
+        return loss, terms, depth
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
-        loss, _ = self.model_step(batch)
-        self.log("train/loss", loss, prog_bar=True, batch_size=batch[keys.IMAGE].shape[0])
+        if not self._range_checked:
+            self._check_target_range(batch[keys.DEPTH])
+        loss, terms, _ = self.model_step(batch)
+        size = batch[keys.IMAGE].shape[0]
+        self.log("train/loss", loss, prog_bar=True, batch_size=size)
+        if len(terms) > 1:
+            self.log_dict(
+                {f"train/{name}": value for name, value in terms.items()}, batch_size=size
+            )
         return loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
@@ -79,8 +96,23 @@ class SupervisedTask(L.LightningModule):
     def predict_step(self, batch: dict, batch_idx: int) -> dict[str, Tensor]:
         return self(batch[keys.IMAGE])
 
+    def _check_target_range(self, target: Tensor) -> None:
+        """Warn once when ground truth lies outside what the output head can predict."""
+        self._range_checked = True
+        head = getattr(self.net, "head", None)
+        valid = target[target > 0]
+        if head is None or valid.numel() == 0:
+            return
+        low, high = float(valid.min()), float(valid.max())
+        if low < head.min_depth or high > head.max_depth:
+            rank_zero_warn(
+                f"training depth spans [{low:.3g}, {high:.3g}] m but the '{self.hparams.model}' "
+                f"head predicts only [{head.min_depth:g}, {head.max_depth:g}] m; set "
+                "model_kwargs.min_depth / max_depth to cover the data"
+            )
+
     def _evaluate(self, batch: dict, stage: str) -> None:
-        loss, depth = self.model_step(batch)
+        loss, _, depth = self.model_step(batch)
         size = batch[keys.IMAGE].shape[0]
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
         rows = [
