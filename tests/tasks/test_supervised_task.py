@@ -1,3 +1,5 @@
+import warnings
+
 import lightning as L
 import pytest
 import torch
@@ -111,3 +113,33 @@ def test_depth_is_required(tmp_path):
     batch = {"image": torch.rand(1, 3, 16, 24)}
     with pytest.raises(MdkError, match="missing key 'depth'"):
         task.model_step(batch)
+
+
+def test_depth_outside_the_head_range_warns_once():
+    task = _task()  # head range [0.5, 30] m
+    batch = {"image": torch.rand(2, 3, 16, 24), "depth": torch.full((2, 1, 16, 24), 45.0)}
+    with pytest.warns(UserWarning, match=r"training depth spans \[45, 45\] m but .* \[0.5, 30\] m"):
+        task.training_step(batch, 0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        task.training_step(batch, 1)
+    assert not [w for w in caught if "training depth spans" in str(w.message)]
+
+
+def test_loss_terms_and_normalised_loss():
+    task = SupervisedTask(
+        model_kwargs={
+            "width": 4,
+            "depth": 2,
+            "head": "sigmoid",
+            "min_depth": 0.001,
+            "max_depth": 80,
+        },
+        loss="mse",
+        loss_depth_scale=80.0,
+    )
+    batch = {"image": torch.rand(1, 3, 16, 24), "depth": torch.full((1, 1, 16, 24), 40.0)}
+    loss, terms, depth = task.model_step(batch)
+    expected = ((depth.detach() - 40.0) / 80.0).pow(2).mean()
+    torch.testing.assert_close(loss.detach(), expected)
+    assert set(terms) == {"mse"}
