@@ -145,3 +145,12 @@ def test_jpg_images_are_read(tmp_path):
     (tmp_path / "image" / "000001.png").unlink()
     write_rgb(tmp_path / "image" / "000001.jpg", image)
     assert FolderDataset(tmp_path)[1]["image"].shape == (3, 24, 32)
+
+
+def test_dataset_registry():
+    from monodepthkit.data.registry import get_dataset_builder, list_datasets
+
+    assert {"folder", "synthetic"} <= set(list_datasets())
+    assert get_dataset_builder("folder") is FolderDataset
+    with pytest.raises(MdkError, match=r"unknown dataset 'kiti'; available: .*folder"):
+        DepthDataModule(dataset="kiti")

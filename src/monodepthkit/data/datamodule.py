@@ -8,9 +8,8 @@ from pathlib import Path
 import lightning as L
 from torch.utils.data import DataLoader, Dataset
 
-from monodepthkit.data.folder import FolderDataset
+from monodepthkit.data.registry import get_dataset_builder
 from monodepthkit.data.transforms import AugmentOptions
-from monodepthkit.errors import MdkError
 
 
 @dataclass
@@ -36,15 +35,13 @@ class SyntheticOptions:
     stereo: bool = False
 
 
-DATASETS = ("folder", "synthetic")
-
-
 class DepthDataModule(L.LightningDataModule):
     """Builds the loaders of a dataset.
 
     Args:
-        dataset: ``"folder"`` (an existing folder-format tree) or ``"synthetic"`` (the
-            procedural world, generated into ``root`` on first use and cached there).
+        dataset: a registered dataset name (`monodepthkit.data.registry.list_datasets`):
+            ``"folder"`` (an existing folder-format tree), ``"synthetic"`` (the procedural
+            world, generated into ``root`` on first use and cached there), ...
         root: dataset folder.
         batch_size: samples per batch.
         num_workers: DataLoader worker processes.
@@ -59,6 +56,7 @@ class DepthDataModule(L.LightningDataModule):
         val_split: split file name of the validation frames.
         test_split: split file name of the test frames.
         synthetic: generation options for ``dataset="synthetic"``.
+        dataset_options: dataset-specific settings passed to its builder.
         augment: training-split augmentation (flip, colour jitter, scale-and-crop, channel
             swap; see `AugmentOptions`); None = flips only, as ``flip`` says. Validation and
             test samples are never augmented.
@@ -80,13 +78,14 @@ class DepthDataModule(L.LightningDataModule):
         test_split: str = "test",
         synthetic: SyntheticOptions | None = None,
         augment: AugmentOptions | None = None,
+        dataset_options: dict | None = None,
     ) -> None:
         super().__init__()
         # Stored in checkpoints: evaluation reuses the training image size.
         self.save_hyperparameters()
-        if dataset not in DATASETS:
-            raise MdkError(f"unknown dataset '{dataset}'; available: {', '.join(DATASETS)}")
+        self.builder = get_dataset_builder(dataset)
         self.dataset = dataset
+        self.dataset_options = dict(dataset_options or {})
         self.root = Path(root)
         self.batch_size = batch_size
         self.num_workers = num_workers
@@ -111,7 +110,7 @@ class DepthDataModule(L.LightningDataModule):
     def build_dataset(self, stage: str) -> Dataset:
         """The dataset of ``stage`` (``"train"``, ``"val"`` or ``"test"``), built once."""
         if stage not in self._datasets:
-            self._datasets[stage] = FolderDataset(
+            self._datasets[stage] = self.builder(
                 self.root,
                 split=self.splits[stage],
                 frame_offsets=self.frame_offsets,
@@ -119,6 +118,7 @@ class DepthDataModule(L.LightningDataModule):
                 image_size=self.image_size,
                 require_depth=self.require_depth,
                 augment=self.augment if stage == "train" else None,
+                **self.dataset_options,
             )
         return self._datasets[stage]
 

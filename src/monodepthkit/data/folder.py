@@ -23,6 +23,7 @@ from monodepthkit.data.io import (
     read_meta,
     read_rgb,
 )
+from monodepthkit.data.registry import register_dataset
 from monodepthkit.data.transforms import (
     AugmentOptions,
     augment_sample,
@@ -52,6 +53,8 @@ class _Sequence:
     position: dict[str, int] = field(default_factory=dict)
 
 
+@register_dataset("folder")
+@register_dataset("synthetic")
 class FolderDataset(Dataset):
     """Frames of a folder-format dataset, with optional context frames and stereo partner.
 
