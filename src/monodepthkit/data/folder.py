@@ -1,7 +1,9 @@
 """Dataset over the generic folder format (synthetic worlds and users' own folders).
 
-The on-disk layout is documented in `monodepthkit.data.io`. Samples follow the batch contract
-of `monodepthkit.data.batch`.
+The on-disk layout is documented in `monodepthkit.data.io`: images with optional depth (16-bit
+PNG with a declared scale, ``.npy`` or ``.exr`` metres), intrinsics from a file or a field of
+view, optional poses, timestamps and stereo partners, and sequences of frames for
+self-supervision. Samples follow the batch contract of `monodepthkit.data.batch`.
 """
 
 from __future__ import annotations
@@ -16,11 +18,17 @@ from torch.utils.data import Dataset
 from monodepthkit.data import batch as keys
 from monodepthkit.data.io import (
     DEPTH_SCALE,
+    DEPTH_SUFFIXES,
     IMAGE_SUFFIXES,
+    ResizeCache,
+    depth_size,
+    find_depth_file,
     image_size,
-    read_depth_png,
+    intrinsics_from_fov,
+    read_depth,
     read_matrix,
     read_meta,
+    read_poses,
     read_rgb,
 )
 from monodepthkit.data.registry import register_dataset
@@ -46,6 +54,7 @@ class _Sequence:
     stems: list[str]
     images: dict[str, Path]
     has_depth: bool
+    depth_files: dict[str, Path] = field(default_factory=dict)
     K: np.ndarray | None = None
     poses: np.ndarray | None = None  # [N, 4, 4] camera-to-world
     timestamps: np.ndarray | None = None
@@ -72,6 +81,10 @@ class FolderDataset(Dataset):
             channel swap; see `AugmentOptions`); None = none (unless ``flip``). Give it for the
             training split only. Random draws use torch's global RNG, which DataLoader seeds
             per worker.
+        cache_dir: keep downscaled ``.npy`` copies of images and depth maps here, made on
+            first read (`monodepthkit.data.io.ResizeCache`); use it when decoding large PNGs
+            starves training. None = read the files every time. Copies hold metres, so
+            delete the folder after changing ``depth_scale``.
 
     Raises:
         MdkError: a missing folder or file, an unreadable image, or mismatched sizes.
@@ -87,6 +100,7 @@ class FolderDataset(Dataset):
         flip: bool = False,
         require_depth: bool = False,
         augment: AugmentOptions | None = None,
+        cache_dir: str | Path | None = None,
     ) -> None:
         self.root = Path(root)
         if not self.root.is_dir():
@@ -94,7 +108,9 @@ class FolderDataset(Dataset):
                 f"{self.root}: data folder not found (create it with `mdk data synth --out "
                 f"{self.root}` or point to your own folder)"
             )
-        self.depth_scale = float(read_meta(self.root).get("depth_scale", DEPTH_SCALE))
+        meta = read_meta(self.root)
+        self.depth_scale = float(meta.get("depth_scale", DEPTH_SCALE))
+        self.fov = _field_of_view(self.root, meta)
         self.frame_offsets = tuple(int(o) for o in frame_offsets if int(o) != 0)
         self.stereo = stereo
         self.image_size = tuple(image_size) if image_size is not None else None
@@ -102,6 +118,9 @@ class FolderDataset(Dataset):
         if flip:
             augment = replace(augment, flip=True) if augment else AugmentOptions(flip=True)
         self.augment = augment if augment is not None and augment.enabled else None
+        self.cache = (
+            ResizeCache(cache_dir, self.root, self.image_size) if cache_dir is not None else None
+        )
         self.sequences = _discover_sequences(self.root)
         entries = _read_split(self.root, split, self.sequences)
         self.samples: list[tuple[_Sequence, str]] = []
@@ -125,36 +144,37 @@ class FolderDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         sequence, stem = self.samples[index]
-        image = read_rgb(sequence.images[stem])
-        source_size = image.shape[:2]
+        image, source_size = self._read_image(sequence.images[stem])
         size = self.image_size or source_size
         sample: dict = {
             keys.NAME: f"{sequence.path.name}/{stem}",
             keys.IMAGE: to_image_tensor(resize_image(image, size)),
         }
         if sequence.has_depth:
-            depth = read_depth_png(sequence.path / "depth" / f"{stem}.png", self.depth_scale)
+            depth = self._read_depth(sequence.depth_files[stem])
             sample[keys.DEPTH] = to_depth_tensor(resize_depth(depth, size))
-        if sequence.K is not None:
+        K = sequence.K
+        if K is None and self.fov is not None:
+            K = intrinsics_from_fov(self.fov[0], source_size, self.fov[1])
+        if K is not None:
             sample[keys.INTRINSICS] = torch.from_numpy(
-                scale_intrinsics(sequence.K, source_size, size)
+                scale_intrinsics(K, source_size, size)
             ).float()
         position = sequence.position[stem]
         for offset in self.frame_offsets:
             neighbour = sequence.stems[position + offset]
-            sample[keys.context_image_key(offset)] = to_image_tensor(
-                resize_image(read_rgb(sequence.images[neighbour]), size)
-            )
+            context, _ = self._read_image(sequence.images[neighbour])
+            sample[keys.context_image_key(offset)] = to_image_tensor(resize_image(context, size))
             if sequence.poses is not None:
                 T = np.linalg.inv(sequence.poses[position + offset]) @ sequence.poses[position]
                 sample[keys.context_transform_key(offset)] = torch.from_numpy(T).float()
         if self.stereo:
-            right = _find_image(sequence.path / "image_right", stem)
-            sample[keys.STEREO_IMAGE] = to_image_tensor(resize_image(read_rgb(right), size))
+            right, _ = self._read_image(_find_image(sequence.path / "image_right", stem))
+            sample[keys.STEREO_IMAGE] = to_image_tensor(resize_image(right, size))
             sample[keys.STEREO_TRANSFORM] = torch.from_numpy(sequence.T_right_left).float()
-            right_depth = sequence.path / "depth_right" / f"{stem}.png"
-            if right_depth.is_file():
-                depth = read_depth_png(right_depth, self.depth_scale)
+            right_depth = find_depth_file(sequence.path / "depth_right", stem)
+            if right_depth is not None:
+                depth = self._read_depth(right_depth)
                 sample[keys.STEREO_DEPTH] = to_depth_tensor(resize_depth(depth, size))
         speed = _speed(sequence, position)
         if speed is not None:
@@ -163,33 +183,51 @@ class FolderDataset(Dataset):
             sample = augment_sample(sample, self.augment)
         return sample
 
+    def _read_image(self, path: Path) -> tuple[np.ndarray, tuple[int, int]]:
+        """([h, w, 3] uint8 image, (H, W) of the file): from the cache when there is one."""
+        if self.cache is not None:
+            return self.cache.rgb(path)
+        image = read_rgb(path)
+        return image, image.shape[:2]
+
+    def _read_depth(self, path: Path) -> np.ndarray:
+        """[h, w] float32 metres, through the cache when there is one."""
+        if self.cache is not None:
+            return self.cache.depth(path, self._decode_depth)
+        return self._decode_depth(path)
+
+    def _decode_depth(self, path: Path) -> np.ndarray:
+        return read_depth(path, self.depth_scale)
+
     def _check_sequence(self, sequence: _Sequence, require_depth: bool) -> None:
         """Check every file the samples will read, once, so bad data fails before training."""
         if require_depth and not sequence.has_depth:
             raise MdkError(
                 f"{sequence.path}: no depth/ folder, but this task needs ground-truth depth "
-                "(add depth/FRAME.png files, 16-bit, metres x 256)"
+                "(add depth/FRAME.png files, 16-bit, metres x 256, or .npy float metres)"
             )
         needs_K = bool(self.frame_offsets) or self.stereo
-        if needs_K and sequence.K is None:
+        if needs_K and sequence.K is None and self.fov is None:
             raise MdkError(
-                f"{sequence.path / 'intrinsics.txt'}: file not found (needed for context frames)"
+                f"{sequence.path / 'intrinsics.txt'}: file not found (needed for context "
+                'frames; or set "fov_deg" in meta.json)'
             )
         if self.stereo and sequence.T_right_left is None:
             raise MdkError(f"{sequence.path / 'stereo.txt'}: file not found (needed for stereo)")
         for stem in sequence.stems:
             size = image_size(sequence.images[stem])
             if sequence.has_depth:
-                depth_path = sequence.path / "depth" / f"{stem}.png"
-                if not depth_path.is_file():
+                depth_path = sequence.depth_files.get(stem)
+                if depth_path is None:
                     raise MdkError(
-                        f"{sequence.images[stem]}: image has no depth map; expected {depth_path} "
-                        "(add it, or remove the image)"
+                        f"{sequence.images[stem]}: image has no depth map; expected "
+                        f"{sequence.path / 'depth' / stem}.png (or .npy, .exr) (add it, or "
+                        "remove the image)"
                     )
-                depth_size = image_size(depth_path)
-                if depth_size != size:
+                found = depth_size(depth_path)
+                if found != size:
                     raise MdkError(
-                        f"{depth_path}: depth is {depth_size[1]}x{depth_size[0]} (WxH) but its "
+                        f"{depth_path}: depth is {found[1]}x{found[0]} (WxH) but its "
                         "image "
                         f"{sequence.images[stem].name} is {size[1]}x{size[0]}; they must match"
                     )
@@ -224,25 +262,44 @@ def _discover_sequences(root: Path) -> dict[str, _Sequence]:
             stems=stems,
             images=images,
             has_depth=(folder / "depth").is_dir(),
+            depth_files=list_depth_files(folder / "depth"),
             position={stem: i for i, stem in enumerate(stems)},
         )
         if (folder / "intrinsics.txt").is_file():
             sequence.K = read_matrix(folder / "intrinsics.txt", (3, 3))
+        elif (root / "intrinsics.txt").is_file():
+            sequence.K = read_matrix(root / "intrinsics.txt", (3, 3))
         if (folder / "poses.txt").is_file():
-            poses = read_matrix(folder / "poses.txt", (-1, 3, 4))
-            if len(poses) != len(stems):
-                raise MdkError(
-                    f"{folder / 'poses.txt'}: expected one pose per image ({len(stems)}), "
-                    f"found {len(poses)}"
-                )
-            bottom = np.broadcast_to(np.array([[[0.0, 0.0, 0.0, 1.0]]]), (len(poses), 1, 4))
-            sequence.poses = np.concatenate([poses, bottom], axis=1)
+            sequence.poses = read_poses(folder / "poses.txt", len(stems))
         if (folder / "timestamps.txt").is_file():
             sequence.timestamps = read_matrix(folder / "timestamps.txt", (len(stems),))
         if (folder / "stereo.txt").is_file():
             sequence.T_right_left = read_matrix(folder / "stereo.txt", (4, 4))
         sequences[folder.name if folder != root else root.name] = sequence
     return sequences
+
+
+def list_depth_files(folder: Path) -> dict[str, Path]:
+    """Depth files of a folder by frame stem; a stem with several takes .png, then .npy, .exr."""
+    if not folder.is_dir():
+        return {}
+    found: dict[str, Path] = {}
+    for suffix in reversed(DEPTH_SUFFIXES):
+        for path in folder.glob(f"*{suffix}"):
+            found[path.stem] = path
+    return found
+
+
+def _field_of_view(root: Path, meta: dict) -> tuple[float, str] | None:
+    """(fov_deg, fov_axis) from meta.json, validated, or None."""
+    if "fov_deg" not in meta:
+        return None
+    fov, axis = meta["fov_deg"], meta.get("fov_axis", "horizontal")
+    try:
+        intrinsics_from_fov(float(fov), (2, 2), axis)
+    except (MdkError, TypeError, ValueError) as exc:
+        raise MdkError(f"{root / 'meta.json'}: {exc}") from None
+    return float(fov), axis
 
 
 def _read_split(root: Path, split: str, sequences: dict[str, _Sequence]) -> list[tuple[str, str]]:

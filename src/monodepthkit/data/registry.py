@@ -16,7 +16,11 @@ from torch.utils.data import Dataset
 from monodepthkit.errors import MdkError
 
 # Modules whose import registers the built-in datasets.
-_BUILTIN_MODULES = ("monodepthkit.data.folder",)
+_BUILTIN_MODULES = (
+    "monodepthkit.data.folder",
+    "monodepthkit.data.kitti",
+    "monodepthkit.data.nyu",
+)
 _DATASETS: dict[str, Callable[..., Dataset]] = {}
 
 
