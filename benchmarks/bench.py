@@ -1,4 +1,4 @@
-"""Throughput on this machine: synthetic rendering, data loading, U-Net training and inference.
+"""Throughput on this machine: synthetic rendering, data loading, U-Net and GAN training, inference.
 
     python benchmarks/bench.py [--frames 1000] [--device cpu|cuda]
 
@@ -87,6 +87,42 @@ def bench_training(
     )
 
 
+def bench_gan_training(
+    width: int, batch_size: int, device: torch.device, steps: int = 5
+) -> tuple[str, float, str]:
+    """Report 1's GAN: one generator step then one discriminator step (70x70 PatchGAN)."""
+    from monodepthkit.tasks.adversarial import AdversarialTask
+
+    task = AdversarialTask(
+        model_kwargs={"width": width, "depth": 4, "head": "sigmoid", "max_depth": 80.0},
+        loss_depth_scale=80.0,
+    )
+    task = task.to(device).train()
+    g_optimizer, d_optimizer = task.configure_optimizers()
+    image = torch.rand(batch_size, 3, HEIGHT, WIDTH, device=device)
+    target = torch.rand(batch_size, 1, HEIGHT, WIDTH, device=device) * 80
+
+    def step() -> None:
+        task.discriminator.requires_grad_(False)
+        depth = task(image)["depth"]
+        g_loss, _ = task.generator_loss(image, depth, target)
+        g_optimizer.zero_grad(set_to_none=True)
+        g_loss.backward()
+        g_optimizer.step()
+        task.discriminator.requires_grad_(True)
+        d_loss, _, _ = task.discriminator_loss(image, depth.detach(), target)
+        d_optimizer.zero_grad(set_to_none=True)
+        d_loss.backward()
+        d_optimizer.step()
+
+    elapsed = _timed(step, steps, device)
+    return (
+        f"GAN (U-Net width {width} + PatchGAN 70x70) G+D training step, batch {batch_size}",
+        batch_size * steps / elapsed,
+        "images/s",
+    )
+
+
 @torch.no_grad()
 def bench_inference(
     width: int, batch_size: int, device: torch.device, steps: int = 10
@@ -126,6 +162,8 @@ def main() -> None:
         rows.append(bench_loading(root, batch_size=8, workers=2))
     for width in (16, 32):
         rows.append(bench_training(width, 8, device))
+    for width in (16, 32):
+        rows.append(bench_gan_training(width, 8, device))
     for width in (16, 32):
         rows.append(bench_inference(width, 1, device))
         rows.append(bench_inference(width, 8, device))

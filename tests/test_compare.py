@@ -21,6 +21,15 @@ def test_table_has_report2_columns():
     assert lines[2] == "| net | 0.5000 | – | – | 0.2500 | – | – | 0.0100 | 2.00 | – |"
 
 
+def test_table_adds_one_normalised_mse_column_per_split():
+    metrics = {"mse_norm": 0.03, "mse_norm_train": 0.01, "mse_norm_val": 0.02}
+    lines = comparison_table([CompareEntry(name="gan", metrics=metrics)]).splitlines()
+    assert lines[0].endswith(
+        "| MSE [0,1] ↓ | MSE [0,1] train ↓ | MSE [0,1] val ↓ | params (M) | train (s) |"
+    )
+    assert lines[2].endswith("| 0.0300 | 0.0100 | 0.0200 | 0.00 | – |")
+
+
 @pytest.mark.slow
 def test_compare_trains_configs_and_scores_checkpoints(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["mdk"])
@@ -45,7 +54,11 @@ def test_compare_trains_configs_and_scores_checkpoints(tmp_path, monkeypatch, ca
 
     # A checkpoint is evaluated as is, on the root it was trained on.
     again = tmp_path / "again"
-    assert main(["compare", rows[1]["checkpoint"], "--out", str(again)]) == 0
+    checkpoint = rows[1]["checkpoint"]
+    assert main(["compare", checkpoint, "--mse-splits", "train,test", "--out", str(again)]) == 0
     rerun = json.loads((again / "compare.json").read_text())[0]["metrics"]
     assert rerun["abs_rel"] == pytest.approx(rows[1]["metrics"]["abs_rel"], rel=1e-6)
+    # Report 1's figure on other splits: the training split is scored too (other frames).
+    assert rerun["mse_norm_test"] == rerun["mse_norm"]
+    assert rerun["mse_norm_train"] > 0 and rerun["mse_norm_train"] != rerun["mse_norm"]
     assert "report3" not in capsys.readouterr().err

@@ -220,6 +220,14 @@ def _add_compare(commands) -> None:
         type=float,
         help="depth (m) dividing depths for the normalised MSE (default: max depth)",
     )
+    parser.add_argument(
+        "--mse-splits",
+        type=lambda text: [name for name in text.split(",") if name],
+        default=[],
+        metavar="SPLITS",
+        help="also report the normalised MSE on these splits, e.g. train,val,test "
+        "(report 1's Table 2)",
+    )
     parser.add_argument("--out", type=Path, required=True, help="output folder")
     parser.set_defaults(handler=_compare)
 
@@ -245,6 +253,7 @@ def _compare(args: argparse.Namespace) -> int:
         min_depth=args.min_depth,
         max_depth=args.max_depth,
         norm_depth=args.norm_depth,
+        mse_splits=args.mse_splits,
     )
     return 0
 
@@ -253,7 +262,7 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def _add_data(commands) -> None:
-    parser = commands.add_parser("data", help="dataset tools (synthetic world generation)")
+    parser = commands.add_parser("data", help="dataset tools (synthetic world, checks)")
     tools = parser.add_subparsers(title="tools", metavar="TOOL")
     synth = tools.add_parser(
         "synth",
@@ -276,6 +285,85 @@ def _add_data(commands) -> None:
     synth.add_argument("--stereo", action="store_true", help="also render the stereo partner")
     synth.add_argument("--workers", type=int, default=2, help="parallel processes (default 2)")
     synth.set_defaults(handler=_synth)
+    check = tools.add_parser(
+        "check",
+        help="check a dataset tree: counts, missing/unreadable files, sizes, depth, intrinsics",
+        description=(
+            "Decode every file of a dataset in parallel and list each problem on one line "
+            "naming the file: missing or unreadable images and depth maps, image/depth size "
+            "mismatches, implausible depth values, intrinsics (principal point outside the "
+            "image, implausible focal length), poses, timestamps and split entries. Exits 1 "
+            "when anything is wrong, 0 otherwise."
+        ),
+    )
+    check.add_argument("--dataset", required=True, help="folder | synthetic | nyu_labeled | ...")
+    check.add_argument("--root", type=Path, required=True, help="dataset root")
+    check.add_argument("--split", help="check only this split (default: everything)")
+    check.add_argument("--workers", type=int, default=8, help="parallel threads (default 8)")
+    check.set_defaults(handler=_check)
+    _add_kitti_tools(tools)
+
+
+def _add_kitti_tools(tools) -> None:
+    gt = tools.add_parser(
+        "kitti-gt",
+        help="write the ground-truth depths of a KITTI split into one .npz",
+        description=(
+            "Project the Velodyne scans (or read the annotated depth) of every frame of a "
+            "split once, for fast evaluation, like Monodepth2's export_gt_depth.py: the .npz "
+            "holds 'data' (float32 metres, 0 = none) and 'names'. The default variant "
+            "reproduces Monodepth2's Eigen ground truth pixel for pixel."
+        ),
+    )
+    gt.add_argument("--split", required=True, help="eigen | eigen_benchmark | ... | FILE")
+    gt.add_argument("--root", type=Path, required=True, help="KITTI raw root (DATE/ folders)")
+    gt.add_argument("--out", type=Path, required=True, help="output .npz file")
+    gt.add_argument(
+        "--variant",
+        default="monodepth2",
+        choices=("monodepth2", "monodepth2_projected", "camera_z"),
+        help="Velodyne ground truth variant (default monodepth2)",
+    )
+    gt.add_argument(
+        "--gt",
+        choices=("velodyne", "annotated", "completed"),
+        help="source (default: annotated for eigen_benchmark, else velodyne)",
+    )
+    gt.add_argument("--splits", type=Path, help="split files folder (default ROOT/splits)")
+    gt.add_argument("--depth-root", type=Path, help="annotated depth root (default ROOT)")
+    gt.add_argument("--workers", type=int, default=4, help="parallel threads (default 4)")
+    gt.set_defaults(handler=_kitti_gt)
+    splits = tools.add_parser(
+        "splits",
+        help="download the official KITTI split files (needs internet)",
+        description=(
+            "Fetch the Eigen, Eigen benchmark, Eigen-Zhou, Eigen full, odometry and benchmark "
+            "split files (Monodepth2), Zhou's static frames (SfMLearner) and BTS's Eigen list "
+            "into DEST, at pinned commits. Use DEST as `--splits` / `splits_dir`."
+        ),
+    )
+    splits.add_argument("--download", type=Path, required=True, metavar="DEST")
+    splits.set_defaults(handler=_splits)
+    complete = tools.add_parser(
+        "complete",
+        help="densify the sparse LiDAR depth of a KITTI tree with IP-Basic",
+        description=(
+            "IP-Basic fast completion (Ku et al. 2018) of every Velodyne scan (or KITTI depth "
+            "velodyne_raw PNG) under ROOT, in parallel; writes OUT/<drive>/proj_depth/ip_basic/"
+            "image_0X/FRAME.png (16-bit, metres x256). Existing outputs are skipped."
+        ),
+    )
+    complete.add_argument("--root", type=Path, required=True, help="KITTI raw or depth root")
+    complete.add_argument("--out", type=Path, required=True, help="output root")
+    complete.add_argument("--workers", type=int, default=4, help="parallel threads (default 4)")
+    complete.add_argument(
+        "--blur", default="gaussian", choices=("gaussian", "bilateral"), help="final blur"
+    )
+    complete.add_argument(
+        "--no-extrapolate", action="store_true", help="do not extend depth to the image top"
+    )
+    complete.add_argument("--overwrite", action="store_true", help="redo existing outputs")
+    complete.set_defaults(handler=_complete)
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -293,6 +381,60 @@ def _synth(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     print(f"synthetic {args.preset} world in {root}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from monodepthkit.data.check import run_check
+
+    report = run_check(args.dataset, args.root, split=args.split, workers=args.workers)
+    print(report.summary())
+    for problem in report.problems:
+        print(problem)
+    if report.problems:
+        print(f"{len(report.problems)} problem(s) found", file=sys.stderr)
+        return 1
+    print("no problems found")
+    return 0
+
+
+def _kitti_gt(args: argparse.Namespace) -> int:
+    from monodepthkit.data.kitti import export_gt_depths
+
+    path = export_gt_depths(
+        args.root,
+        args.split,
+        args.out,
+        variant=args.variant,
+        gt=args.gt,
+        splits_dir=args.splits,
+        depth_root=args.depth_root,
+        workers=args.workers,
+    )
+    print(f"wrote {path}")
+    return 0
+
+
+def _splits(args: argparse.Namespace) -> int:
+    from monodepthkit.data.splits import download_splits
+
+    files = download_splits(args.download)
+    print(f"wrote {len(files)} split files to {args.download}")
+    return 0
+
+
+def _complete(args: argparse.Namespace) -> int:
+    from monodepthkit.data.completion import complete_tree
+
+    count = complete_tree(
+        args.root,
+        args.out,
+        workers=args.workers,
+        extrapolate=not args.no_extrapolate,
+        blur=args.blur,
+        overwrite=args.overwrite,
+    )
+    print(f"completed {count} depth maps into {args.out}")
     return 0
 
 

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from monodepthkit.errors import MdkError
 from monodepthkit.eval import get_protocol
+from monodepthkit.eval.report import DepthEvaluator
 
 # Columns of report 2's Table 1 (key, header), then report 1's normalised MSE.
 TABLE_COLUMNS = (
@@ -49,6 +50,7 @@ def compare(
     min_depth: float | None = None,
     max_depth: float | None = None,
     norm_depth: float | None = None,
+    mse_splits: list[str] | None = None,
 ) -> list[CompareEntry]:
     """Train each YAML config (or load each checkpoint), evaluate all on one split, tabulate.
 
@@ -67,6 +69,8 @@ def compare(
         max_depth: override of the protocol's maximum depth, metres.
         norm_depth: depth dividing predictions and ground truth for the normalised MSE, metres;
             None: the protocol's max depth, or each model's output-head maximum when unbounded.
+        mse_splits: also score the normalised MSE on these splits (``train``, ``val``,
+            ``test``: report 1's Table 2), as metrics ``mse_norm_<split>`` and table columns.
 
     Returns:
         The entries in input order, with their metrics.
@@ -83,20 +87,22 @@ def compare(
         entry = CompareEntry(name=name)
         if source.suffix in (".yaml", ".yml"):
             started = time.perf_counter()
-            entry.checkpoint, root, test_split = _train(source, out / name, overlays, overrides)
+            entry.checkpoint, root, splits = _train(source, out / name, overlays, overrides)
             entry.train_seconds = round(time.perf_counter() - started, 1)
         elif source.suffix == ".ckpt":
-            entry.checkpoint, root, test_split = str(source), None, split
+            entry.checkpoint, root, splits = str(source), None, {"test": split}
         else:
             raise MdkError(f"{source}: expected a .yaml config or a .ckpt checkpoint")
         contents = read_checkpoint(entry.checkpoint)
-        root = data or root or contents.get("datamodule_hyper_parameters", {}).get("root")
+        datamodule = contents.get("datamodule_hyper_parameters", {})
+        root = data or root or datamodule.get("root")
+        test_split = split if data else splits["test"]
         if root is None:
             raise MdkError(f"{source}: no dataset root known for it; pass --data ROOT")
         evaluator = evaluate_checkpoint(
             entry.checkpoint,
             root,
-            split=split if data else test_split,
+            split=test_split,
             protocol=protocol,
             align=align,
             min_depth=min_depth,
@@ -106,10 +112,25 @@ def compare(
         evaluator.write(out / name)
         scale = norm_depth or _norm_depth(evaluation.max_depth, contents)
         entry.metrics = evaluator.summary()
-        # Per-image RMSE^2 is that image's MSE, so the normalised MSE follows without re-running.
-        entry.metrics["mse_norm"] = sum(r["rmse"] ** 2 for r in evaluator.per_image) / (
-            len(evaluator.per_image) * scale**2
-        )
+        entry.metrics["mse_norm"] = _normalised_mse(evaluator, scale)
+        for mse_split in mse_splits or []:
+            # The split files the model was trained with (a checkpoint stores them).
+            split_file = splits.get(mse_split) or datamodule.get(f"{mse_split}_split", mse_split)
+            split_file = mse_split if data else split_file
+            if split_file != test_split:
+                split_evaluator = evaluate_checkpoint(
+                    entry.checkpoint,
+                    root,
+                    split=split_file,
+                    protocol=protocol,
+                    align=align,
+                    min_depth=min_depth,
+                    max_depth=max_depth,
+                    progress=False,
+                )
+            else:
+                split_evaluator = evaluator
+            entry.metrics[f"mse_norm_{mse_split}"] = _normalised_mse(split_evaluator, scale)
         entry.parameters = sum(
             v.numel() for k, v in contents["state_dict"].items() if k.startswith("net.")
         )
@@ -125,13 +146,20 @@ def compare(
 
 
 def comparison_table(entries: list[CompareEntry]) -> str:
-    """Markdown table in report 2's Table 1 layout, plus parameters and training time."""
-    header = ["method", *(title for _, title in TABLE_COLUMNS), "params (M)", "train (s)"]
+    """Markdown table in report 2's Table 1 layout, plus parameters and training time.
+
+    Metrics ``mse_norm_<split>`` (from ``mse_splits``) add one column per split after the
+    normalised MSE.
+    """
+    extra = [key for entry in entries for key in entry.metrics if key.startswith("mse_norm_")]
+    columns = [*TABLE_COLUMNS]
+    columns += [(key, f"MSE [0,1] {key[len('mse_norm_') :]} ↓") for key in dict.fromkeys(extra)]
+    header = ["method", *(title for _, title in columns), "params (M)", "train (s)"]
     lines = ["| " + " | ".join(header) + " |", "|:--|" + "--:|" * (len(header) - 1)]
     for entry in entries:
         cells = [entry.name]
         cells += [
-            f"{entry.metrics[key]:.4f}" if key in entry.metrics else "–" for key, _ in TABLE_COLUMNS
+            f"{entry.metrics[key]:.4f}" if key in entry.metrics else "–" for key, _ in columns
         ]
         cells.append(f"{entry.parameters / 1e6:.2f}")
         cells.append("–" if entry.train_seconds is None else f"{entry.train_seconds:.0f}")
@@ -141,8 +169,8 @@ def comparison_table(entries: list[CompareEntry]) -> str:
 
 def _train(
     config: Path, folder: Path, overlays: list | None, overrides: list[str] | None
-) -> tuple[str, str, str]:
-    """Fit one config into ``folder``; returns (last checkpoint, data root, test split)."""
+) -> tuple[str, str, dict[str, str]]:
+    """Fit one config into ``folder``; returns (last checkpoint, data root, split files)."""
     from monodepthkit.training import run_lightning_cli
 
     args = ["fit", "--config", str(config)]
@@ -154,7 +182,14 @@ def _train(
     if not checkpoint:
         checkpoint = str(folder / "last.ckpt")
         cli.trainer.save_checkpoint(checkpoint)
-    return checkpoint, str(cli.datamodule.root), cli.datamodule.splits["test"]
+    return checkpoint, str(cli.datamodule.root), dict(cli.datamodule.splits)
+
+
+def _normalised_mse(evaluator: DepthEvaluator, scale: float) -> float:
+    """Mean over images of the MSE of depth / ``scale`` (metres): report 1's own figure."""
+    # Per-image RMSE^2 is that image's MSE, so the normalised MSE follows without re-running.
+    rows = evaluator.per_image
+    return sum(row["rmse"] ** 2 for row in rows) / (len(rows) * scale**2)
 
 
 def _norm_depth(protocol_max: float, contents: dict) -> float:
