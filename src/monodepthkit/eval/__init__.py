@@ -12,6 +12,15 @@ Typical use::
 """
 
 from monodepthkit.eval.metrics import HIGHER_IS_BETTER, METRIC_KEYS, compute_metrics
+from monodepthkit.eval.pose import (
+    accumulate_snippet,
+    compute_ate,
+    evaluate_pose_sequence,
+    make_snippets,
+    read_kitti_poses,
+    relative_poses_from_global,
+    snippet_ate,
+)
 from monodepthkit.eval.protocol import (
     ALIGN_MODES,
     CROPS,
@@ -35,14 +44,21 @@ __all__ = [
     "PREDICTION_KINDS",
     "DepthEvaluator",
     "Protocol",
+    "accumulate_snippet",
     "align_prediction",
+    "compute_ate",
     "compute_metrics",
     "crop_box",
     "evaluate_folders",
     "evaluate_image",
+    "evaluate_pose_sequence",
     "evaluation_mask",
     "fit_alignment",
     "get_protocol",
+    "make_snippets",
     "markdown_table",
+    "read_kitti_poses",
+    "relative_poses_from_global",
     "resize_prediction",
+    "snippet_ate",
 ]

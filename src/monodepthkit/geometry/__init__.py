@@ -7,13 +7,19 @@ from monodepthkit.geometry.camera import (
     project_points,
     transform_points,
 )
+from monodepthkit.geometry.disparity import depth_to_disp, disp_to_depth
+from monodepthkit.geometry.pose import axis_angle_to_matrix, transformation_from_parameters
 from monodepthkit.geometry.warp import warp_to_target
 
 __all__ = [
+    "axis_angle_to_matrix",
     "backproject_depth",
+    "depth_to_disp",
+    "disp_to_depth",
     "invert_transform",
     "pixel_grid",
     "project_points",
     "transform_points",
+    "transformation_from_parameters",
     "warp_to_target",
 ]

@@ -37,6 +37,8 @@ def warp_to_target(
     grid = torch.stack([2 * u / (width - 1) - 1, 2 * v / (height - 1) - 1], dim=-1)
     warped = F.grid_sample(source, grid, mode="bilinear", padding_mode="border", align_corners=True)
     z = z.reshape(batch, 1, height, width)
-    in_image = (u >= 0) & (u <= width - 1) & (v >= 0) & (v <= height - 1)
+    # A small tolerance keeps border pixels that land a rounding error outside the image.
+    tol = 1e-3
+    in_image = (u >= -tol) & (u <= width - 1 + tol) & (v >= -tol) & (v <= height - 1 + tol)
     inside = (z > 0) & in_image.unsqueeze(1)
     return warped, inside, z

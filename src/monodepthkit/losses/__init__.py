@@ -1,5 +1,11 @@
 """Loss functions (pure) and their thin module wrappers."""
 
+from monodepthkit.losses.photometric import (
+    edge_aware_smoothness,
+    min_reprojection,
+    photometric_error,
+    ssim_dissimilarity,
+)
 from monodepthkit.losses.supervised import (
     SUPERVISED_LOSSES,
     BerHuLoss,
@@ -44,14 +50,18 @@ __all__ = [
     "build_supervised_loss",
     "densedepth_loss",
     "densedepth_loss_terms",
+    "edge_aware_smoothness",
     "get_supervised_loss",
     "gradient_l1_loss",
     "l2_smoothness_loss",
     "l2_smoothness_loss_terms",
     "masked_l1",
     "masked_mse",
+    "min_reprojection",
+    "photometric_error",
     "scale_invariant_log_loss",
     "sobel_gradient_loss",
+    "ssim_dissimilarity",
     "ssim_loss",
     "supervised_loss_params",
 ]
