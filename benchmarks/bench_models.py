@@ -1,6 +1,7 @@
 """Training and inference throughput of every model of the report configs, on one device.
 
     python benchmarks/bench_models.py [--device cpu|cuda] [--sizes 128x416 480x640]
+        [--only packnet densenet]
 
 Each model is built as its report config builds it (pretrained weights off: throughput does not
 depend on them). Prints a markdown table of images/s.
@@ -25,12 +26,15 @@ def report_models() -> dict[str, tuple[str, dict]]:
     models = {}
     for path in sorted(CONFIGS.glob("report*.yaml")):
         args = yaml.safe_load(path.read_text())["model"]["init_args"]
-        kwargs = {**args.get("model_kwargs", {}), "pretrained": False}
-        if args["model"] != "encoder_decoder":
-            kwargs.pop("pretrained")
-        label = args["model"] + (f"[{kwargs['backbone']}]" if "backbone" in kwargs else "")
+        # Supervised tasks name a `model`, the self-supervised task a `depth_model`.
+        name = args.get("model") or args["depth_model"]
+        kwargs = dict(args.get("model_kwargs") or args.get("depth_model_kwargs") or {})
+        if "pretrained" in kwargs or name == "encoder_decoder":
+            kwargs["pretrained"] = False
+        label = name + (f"[{kwargs['backbone']}]" if "backbone" in kwargs else "")
         label += "" if "width" not in kwargs else f" w{kwargs['width']}d{kwargs.get('depth', '')}"
-        models.setdefault(label, (args["model"], kwargs))
+        label += f"[{kwargs['version']}]" if "version" in kwargs else ""  # PackNet A/B/C
+        models.setdefault(label, (name, kwargs))
     return models
 
 
@@ -74,6 +78,9 @@ def main() -> None:
     parser.add_argument("--sizes", nargs="+", default=["128x416", "480x640"], help="HxW")
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--steps", type=int, default=2)
+    parser.add_argument(
+        "--only", nargs="+", default=None, help="rows whose label contains one of these words"
+    )
     args = parser.parse_args()
     device = torch.device(args.device)
     sizes = [tuple(int(v) for v in s.split("x")) for s in args.sizes]
@@ -86,6 +93,8 @@ def main() -> None:
     )
     print("| " + " | ".join(header) + " |\n|:--|" + "--:|" * (len(header) - 1))
     for label, (name, kwargs) in report_models().items():
+        if args.only and not any(word in label for word in args.only):
+            continue
         model = create_model(name, **kwargs).to(device)
         cells = [label, f"{sum(p.numel() for p in model.parameters()) / 1e6:.1f}"]
         for size in sizes:

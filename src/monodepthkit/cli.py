@@ -11,6 +11,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from monodepthkit.checkpoints.cli import add_parser as add_convert_parser
 from monodepthkit.errors import MdkError
 
 # Subcommands handled by LightningCLI (YAML configs, trainer flags).
@@ -74,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(commands)
     _add_demo(commands)
     _add_models(commands)
+    add_convert_parser(commands)
     return parser
 
 
@@ -123,9 +125,9 @@ def _add_eval(commands) -> None:
     )
     parser.add_argument(
         "--align",
-        default="none",
         choices=("none", "median", "lstsq", "scale_shift", "scale_shift_disp"),
-        help="per-image alignment before the metrics (default: none)",
+        help="per-image alignment before the metrics (default: median for a relative "
+        "self-supervised checkpoint, else none)",
     )
     parser.add_argument(
         "--scale",
@@ -162,7 +164,12 @@ def _eval(args: argparse.Namespace) -> int:
         label = args.checkpoint.name
     elif args.pred is not None and args.gt is not None:
         evaluator = evaluate_folders(
-            args.pred, args.gt, protocol, align=args.align, scale=args.scale, kind=args.kind
+            args.pred,
+            args.gt,
+            protocol,
+            align=args.align or "none",
+            scale=args.scale,
+            kind=args.kind,
         )
         label = args.pred.name
     else:

@@ -27,6 +27,10 @@ TABLE_COLUMNS = (
 )
 
 
+# State-dict prefixes of the depth network: supervised/adversarial tasks, self-supervised task.
+DEPTH_NETWORK_PREFIXES = ("net.", "depth_net.")
+
+
 @dataclass
 class CompareEntry:
     """One row of the comparison: a config to train (then evaluate) or a checkpoint."""
@@ -131,8 +135,11 @@ def compare(
             else:
                 split_evaluator = evaluator
             entry.metrics[f"mse_norm_{mse_split}"] = _normalised_mse(split_evaluator, scale)
+        # The depth network that runs at inference (not a GAN's discriminator or a pose net).
         entry.parameters = sum(
-            v.numel() for k, v in contents["state_dict"].items() if k.startswith("net.")
+            v.numel()
+            for k, v in contents["state_dict"].items()
+            if k.startswith(DEPTH_NETWORK_PREFIXES)
         )
         entries.append(entry)
 

@@ -22,7 +22,13 @@ ZOO = {
 # One case per registered model for the (slower) export test.
 EXPORTED = ["conv_autoencoder", "unet", "encoder_decoder-resnet18"]
 # Registered models that are not depth networks, with their own tests.
-DISCRIMINATORS = {"patchgan"}  # tests/models/test_patchgan.py
+# Registered models tested in files of their own: the discriminator, and the multi-scale
+# disparity networks (their outputs also hold "disp" keys; they have no `head`).
+OWN_TESTS = {
+    "patchgan",  # tests/models/test_patchgan.py
+    "monodepth2",  # tests/models/test_monodepth2.py
+    "packnet",  # tests/models/test_packnet.py
+}
 # Neither height nor width is divisible by 32 in the second size.
 SIZES = [(64, 96), (72, 104)]
 
@@ -39,8 +45,8 @@ def _build(case: str) -> torch.nn.Module:
 
 
 def test_the_zoo_covers_every_registered_model():
-    assert {case.split("-")[0] for case in ZOO} == set(list_models()) - DISCRIMINATORS
-    assert {case.split("-")[0] for case in EXPORTED} == set(list_models()) - DISCRIMINATORS
+    assert {case.split("-")[0] for case in ZOO} == set(list_models()) - OWN_TESTS
+    assert {case.split("-")[0] for case in EXPORTED} == set(list_models()) - OWN_TESTS
 
 
 @pytest.mark.parametrize("case", sorted(ZOO))

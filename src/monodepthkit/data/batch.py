@@ -15,6 +15,15 @@ leading B.
 - ``T_stereo``: float [B, 4, 4], T_stereo_target (maps target-camera points to the partner).
 - ``depth_stereo``: float [B, 1, H, W], ground-truth depth of the stereo partner, when known.
 - ``speed``: float [B], camera speed in m/s at the target frame, when known.
+- ``dt_-1``, ``dt_+1`` (any ``dt_{offset:+d}``): float [B], time of the context frame at that
+  offset minus the target's, in seconds (negative for earlier frames), when timestamps are
+  known; with ``speed`` it gives the distance travelled (velocity supervision).
+- ``unjittered_image``, ``unjittered_image_-1``, ``unjittered_image_stereo`` (``unjittered_``
+  + any image key): the images before photometric augmentation (colour jitter, channel swap),
+  after the geometric one (flip, crop), present on training samples when
+  ``AugmentOptions.keep_unjittered`` is set. Networks see the jittered ``image*``; the
+  photometric losses of self-supervision compare these (Monodepth2's ``color`` vs
+  ``color_aug``).
 - ``name``: list[str] of length B, "SEQUENCE/FRAME" identifiers that name output files.
 
 Context offsets are written with an explicit sign (``image_+1``) so keys stay unambiguous.
@@ -39,9 +48,11 @@ STEREO_IMAGE = "image_stereo"
 STEREO_TRANSFORM = "T_stereo"
 STEREO_DEPTH = "depth_stereo"
 SPEED = "speed"
+UNJITTERED_PREFIX = "unjittered_"
 
 _CONTEXT_IMAGE = re.compile(r"^image_[+-]\d+$")
 _CONTEXT_TRANSFORM = re.compile(r"^T_[+-]\d+$")
+_TIME_STEP = re.compile(r"^dt_[+-]\d+$")
 _KNOWN = {IMAGE, DEPTH, INTRINSICS, NAME, STEREO_IMAGE, STEREO_TRANSFORM, STEREO_DEPTH, SPEED}
 
 
@@ -53,6 +64,22 @@ def context_image_key(offset: int) -> str:
 def context_transform_key(offset: int) -> str:
     """Key of T_context_target for the frame at ``offset`` (e.g. ``"T_+1"``)."""
     return f"T_{offset:+d}"
+
+
+def time_step_key(offset: int) -> str:
+    """Key of the time step to the frame at ``offset`` in seconds (e.g. ``"dt_-1"``)."""
+    return f"dt_{offset:+d}"
+
+
+def unjittered_key(key: str) -> str:
+    """Key of the un-jittered copy of image key ``key`` (e.g. ``"unjittered_image_+1"``)."""
+    return UNJITTERED_PREFIX + key
+
+
+def is_image_key(key: str) -> bool:
+    """Whether ``key`` holds an image the networks see: ``image``, ``image_stereo``,
+    ``image_{offset:+d}`` (not the ``unjittered_`` copies)."""
+    return key in (IMAGE, STEREO_IMAGE) or bool(_CONTEXT_IMAGE.match(key))
 
 
 def validate_batch(
@@ -85,7 +112,7 @@ def validate_batch(
             raise MdkError(f"batch: keys must be strings, found {key!r}")
         if key in (IMAGE, NAME):
             continue
-        if key not in _KNOWN and not (_CONTEXT_IMAGE.match(key) or _CONTEXT_TRANSFORM.match(key)):
+        if not _is_known(key):
             raise MdkError(
                 f"batch: unknown key '{key}'; the contract is documented in data/batch.py"
             )
@@ -96,7 +123,7 @@ def validate_batch(
                 f"batch['{key}']: batch size {tuple(value.shape[:lead])} differs from "
                 f"image's {prefix}"
             )
-        if key == STEREO_IMAGE or _CONTEXT_IMAGE.match(key):
+        if is_image_key(key.removeprefix(UNJITTERED_PREFIX)):
             _check_image(key, value, lead)
             _check_size(key, value, size)
         elif key in (DEPTH, STEREO_DEPTH):
@@ -116,8 +143,18 @@ def validate_batch(
                 raise MdkError(
                     f"batch['{key}']: expected shape [B, 4, 4], found {tuple(value.shape)}"
                 )
-        elif key == SPEED and value.dim() != lead:
-            raise MdkError(f"batch['speed']: expected shape [B], found {tuple(value.shape)}")
+        elif (key == SPEED or _TIME_STEP.match(key)) and value.dim() != lead:
+            raise MdkError(f"batch['{key}']: expected shape [B], found {tuple(value.shape)}")
+
+
+def _is_known(key: str) -> bool:
+    if key.startswith(UNJITTERED_PREFIX):
+        return is_image_key(key.removeprefix(UNJITTERED_PREFIX))
+    return (
+        key in _KNOWN
+        or is_image_key(key)
+        or bool(_CONTEXT_TRANSFORM.match(key) or _TIME_STEP.match(key))
+    )
 
 
 def _check_image(key: str, value, lead: int) -> None:

@@ -71,7 +71,9 @@ class FolderDataset(Dataset):
         root: dataset folder (see `monodepthkit.data.io`).
         split: name of ``ROOT/splits/SPLIT.txt``, or ``"all"`` for every frame.
         frame_offsets: context offsets to load besides the target, e.g. ``(-1, 1)``; frames
-            without all their neighbours are skipped.
+            without all their neighbours are skipped. Each comes with ``T_{offset:+d}`` when
+            the sequence has ``poses.txt`` and ``dt_{offset:+d}`` (seconds) when it has
+            ``timestamps.txt``.
         stereo: also load the stereo partner (``image_right/``) and ``T_stereo``.
         image_size: (height, width) to resize to; None keeps the files' size.
         flip: mirror each sample left-right with probability 0.5 (training augmentation); a
@@ -168,6 +170,9 @@ class FolderDataset(Dataset):
             if sequence.poses is not None:
                 T = np.linalg.inv(sequence.poses[position + offset]) @ sequence.poses[position]
                 sample[keys.context_transform_key(offset)] = torch.from_numpy(T).float()
+            if sequence.timestamps is not None:
+                elapsed = sequence.timestamps[position + offset] - sequence.timestamps[position]
+                sample[keys.time_step_key(offset)] = torch.tensor(elapsed, dtype=torch.float32)
         if self.stereo:
             right, _ = self._read_image(_find_image(sequence.path / "image_right", stem))
             sample[keys.STEREO_IMAGE] = to_image_tensor(resize_image(right, size))

@@ -12,7 +12,15 @@ import torch.nn.functional as F
 import torchvision.transforms.v2.functional as TF
 from torch import Tensor
 
-from monodepthkit.data.batch import IMAGE, INTRINSICS, NAME, SPEED
+from monodepthkit.data.batch import (
+    IMAGE,
+    INTRINSICS,
+    NAME,
+    SPEED,
+    UNJITTERED_PREFIX,
+    is_image_key,
+    unjittered_key,
+)
 from monodepthkit.errors import MdkError
 
 
@@ -66,7 +74,7 @@ def hflip_sample(sample: dict) -> dict:
     width = sample[IMAGE].shape[-1]
     out = {}
     for key, value in sample.items():
-        if key in (NAME, SPEED):
+        if _is_per_sample_value(key):
             out[key] = value
         elif key == INTRINSICS:
             K = value.clone()
@@ -124,6 +132,10 @@ class AugmentOptions:
             in this range and cropped back to its size at a random offset (`scale_crop_sample`);
             None = off.
         channel_swap: probability of permuting the RGB channels (a random non-identity order).
+        keep_unjittered: also return every image as it was before the photometric steps
+            (colour jitter, channel swap), under ``unjittered_`` + its key (`data.batch`), on
+            every sample whether or not it was jittered: self-supervised losses compare those
+            while the networks see the jittered images (Monodepth2).
     """
 
     flip: bool = True
@@ -134,6 +146,7 @@ class AugmentOptions:
     hue: float = 0.1
     crop_scale: tuple[float, float] | None = None
     channel_swap: float = 0.0
+    keep_unjittered: bool = False
 
     def __post_init__(self) -> None:
         for name in ("color_jitter", "channel_swap"):
@@ -178,9 +191,9 @@ def augment_sample(
 
     Order: random scale and crop, horizontal flip, colour jitter, channel swap. Geometric steps
     move images, depth maps and intrinsics together; photometric steps use the same random
-    parameters for every image of the sample (target, context frames, stereo partner). The
-    un-jittered images are not kept: the batch contract has no key for them yet (self-supervised
-    losses that want them, as Monodepth2's does, will add one).
+    parameters for every image of the sample (target, context frames, stereo partner). With
+    ``options.keep_unjittered`` the images after the geometric steps are also kept under
+    ``unjittered_`` + their key (`monodepthkit.data.batch.unjittered_key`).
 
     Args:
         sample: a sample of the batch contract (tensors without the batch dimension).
@@ -188,12 +201,14 @@ def augment_sample(
         generator: source of the random draws; None uses torch's global RNG.
 
     Returns:
-        A new sample with the same keys and shapes.
+        A new sample with the same keys and shapes (plus the ``unjittered_`` copies).
     """
     if options.crop_scale is not None:
         sample = random_scale_crop_sample(sample, options.crop_scale, generator)
     if options.flip and _chance(0.5, generator):
         sample = hflip_sample(sample)
+    if options.keep_unjittered:
+        sample = {**sample, **{unjittered_key(key): sample[key] for key in _image_keys(sample)}}
     if options.color_jitter > 0 and _chance(options.color_jitter, generator):
         sample = color_jitter_sample(
             sample,
@@ -272,14 +287,14 @@ def scale_crop_sample(sample: dict, scaled_size: tuple[int, int], offset: tuple[
     rows, cols = slice(top, top + height), slice(left, left + width)
     out = {}
     for key, value in sample.items():
-        if key in (NAME, SPEED) or key.startswith("T_"):
+        if _is_per_sample_value(key) or key.startswith("T_"):
             out[key] = value
         elif key == INTRINSICS:
             K = scale_intrinsics(value.detach().cpu().numpy(), (height, width), scaled_size)
             K[0, 2] -= left
             K[1, 2] -= top
             out[key] = torch.from_numpy(K).to(value)
-        elif key.startswith("image"):
+        elif key.startswith(("image", UNJITTERED_PREFIX)):
             out[key] = _resize(value, scaled_size, "bilinear")[..., rows, cols]
         elif key.startswith("depth"):
             out[key] = _resize(value, scaled_size, "nearest-exact")[..., rows, cols]
@@ -359,7 +374,13 @@ def permute_channels_sample(sample: dict, permutation: tuple[int, ...] | list[in
 
 
 def _image_keys(sample: dict) -> list[str]:
-    return [key for key in sample if key.startswith("image")]
+    """Keys of the images the networks see (not their ``unjittered_`` copies)."""
+    return [key for key in sample if is_image_key(key)]
+
+
+def _is_per_sample_value(key: str) -> bool:
+    """Keys that geometric transforms leave unchanged: name, speed, time steps ``dt_*``."""
+    return key in (NAME, SPEED) or key.startswith("dt_")
 
 
 def _resize(value: Tensor, size: tuple[int, int], mode: str) -> Tensor:

@@ -1,7 +1,14 @@
 """Architectures only: they see tensors, never configs, datasets or losses."""
 
 # Importing a model module registers its architecture by name.
-from monodepthkit.models import conv_autoencoder, encoder_decoder, patchgan, unet  # noqa: F401
+from monodepthkit.models import (  # noqa: F401
+    conv_autoencoder,
+    encoder_decoder,
+    monodepth2,
+    packnet,
+    patchgan,
+    unet,
+)
 from monodepthkit.models.encoders import create_encoder
 from monodepthkit.models.heads import HEADS, build_head, head_range
 from monodepthkit.models.registry import (

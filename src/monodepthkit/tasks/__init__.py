@@ -1,6 +1,8 @@
 """LightningModules that combine a model, its losses and an optimiser."""
 
+from monodepthkit.tasks.adversarial import AdversarialTask
 from monodepthkit.tasks.loading import load_task
+from monodepthkit.tasks.self_supervised import SelfSupervisedTask
 from monodepthkit.tasks.supervised import SupervisedTask
 
-__all__ = ["SupervisedTask", "load_task"]
+__all__ = ["AdversarialTask", "SelfSupervisedTask", "SupervisedTask", "load_task"]

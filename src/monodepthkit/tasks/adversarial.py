@@ -37,7 +37,7 @@ from torch import Tensor
 from monodepthkit.data import batch as keys
 from monodepthkit.data.batch import validate_batch
 from monodepthkit.errors import MdkError
-from monodepthkit.eval import evaluate_image, get_protocol
+from monodepthkit.eval import get_protocol
 from monodepthkit.losses.adversarial import (
     discriminator_least_squares_loss,
     generator_loss_terms,
@@ -46,7 +46,7 @@ from monodepthkit.losses.adversarial import (
 from monodepthkit.losses.supervised import masked_l1, masked_mse
 from monodepthkit.models import create_model
 from monodepthkit.tasks.loading import TASK_KEY, task_class_path
-from monodepthkit.tasks.supervised import LOGGED_METRICS
+from monodepthkit.tasks.metrics import log_depth_metrics
 
 
 @dataclass(frozen=True)
@@ -294,21 +294,7 @@ class AdversarialTask(L.LightningModule):
         }
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
         self.log_dict(values, batch_size=size, sync_dist=True)
-        rows = [
-            evaluate_image(pred[0].float().cpu().numpy(), gt[0].cpu().numpy(), self.protocol)
-            for pred, gt in zip(depth, target, strict=True)
-        ]
-        rows = [row for row in rows if row]
-        for name in LOGGED_METRICS:
-            if rows:
-                value = torch.tensor(sum(row[name] for row in rows) / len(rows))
-                self.log(
-                    f"{stage}/{name}",
-                    value,
-                    prog_bar=name == "abs_rel",
-                    batch_size=len(rows),
-                    sync_dist=True,
-                )
+        log_depth_metrics(self, stage, depth, target, self.protocol)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[TASK_KEY] = task_class_path(self)

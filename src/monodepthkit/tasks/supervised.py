@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import lightning as L
-import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from monodepthkit.data import batch as keys
 from monodepthkit.data.batch import validate_batch
-from monodepthkit.eval import evaluate_image, get_protocol
+from monodepthkit.eval import get_protocol
 from monodepthkit.losses import build_supervised_loss
 from monodepthkit.models import create_model
 from monodepthkit.tasks.loading import TASK_KEY, task_class_path
+from monodepthkit.tasks.metrics import LOGGED_METRICS, log_depth_metrics
+from monodepthkit.tasks.optim import adam_with_step_decay
 
-# The metrics logged during validation and testing (all nine go to `mdk eval`).
-LOGGED_METRICS = ("abs_rel", "rmse", "d1")
+__all__ = ["LOGGED_METRICS", "SupervisedTask"]
 
 
 class SupervisedTask(L.LightningModule):
@@ -115,35 +115,13 @@ class SupervisedTask(L.LightningModule):
         loss, _, depth = self.model_step(batch)
         size = batch[keys.IMAGE].shape[0]
         self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
-        rows = [
-            evaluate_image(pred[0].float().cpu().numpy(), gt[0].cpu().numpy(), self.protocol)
-            for pred, gt in zip(depth, batch[keys.DEPTH], strict=True)
-        ]
-        rows = [row for row in rows if row]
-        for name in LOGGED_METRICS:
-            if rows:
-                value = torch.tensor(sum(row[name] for row in rows) / len(rows))
-                self.log(
-                    f"{stage}/{name}",
-                    value,
-                    prog_bar=name == "abs_rel",
-                    batch_size=len(rows),
-                    sync_dist=True,
-                )
+        log_depth_metrics(self, stage, depth, batch[keys.DEPTH], self.protocol)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[TASK_KEY] = task_class_path(self)
 
     def configure_optimizers(self):
-        optimizer = torch.optim.Adam(
-            self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.weight_decay
+        hp = self.hparams
+        return adam_with_step_decay(
+            self.parameters(), hp.lr, hp.weight_decay, hp.lr_milestones, hp.lr_gamma
         )
-        if not self.hparams.lr_milestones:
-            return optimizer
-        scheduler = torch.optim.lr_scheduler.MultiStepLR(
-            optimizer, milestones=list(self.hparams.lr_milestones), gamma=self.hparams.lr_gamma
-        )
-        return {
-            "optimizer": optimizer,
-            "lr_scheduler": {"scheduler": scheduler, "interval": "epoch"},
-        }
