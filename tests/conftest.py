@@ -59,3 +59,11 @@ def write_tree(
 def folder_tree(tmp_path) -> Path:
     """A random single-sequence folder dataset (4 frames, 24x32)."""
     return write_tree(tmp_path / "data")
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory) -> Path:
+    """A tiny U-Net checkpoint trained at 32x64 on the synthetic driving world (random weights)."""
+    from infer_helpers import tiny_task, write_checkpoint
+
+    return write_checkpoint(tiny_task(), tmp_path_factory.mktemp("ckpt") / "tiny.ckpt")

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from monodepthkit.checkpoints.cli import add_parser as add_convert_parser
 from monodepthkit.errors import MdkError
+from monodepthkit.inference.app import add_parser as add_serve_parser
+from monodepthkit.inference.cli import add_export_parser, add_predict_parser
 
 # Subcommands handled by LightningCLI (YAML configs, trainer flags).
 LIGHTNING_COMMANDS = ("fit", "validate", "test")
@@ -75,6 +77,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(commands)
     _add_demo(commands)
     _add_models(commands)
+    add_predict_parser(commands)
+    add_export_parser(commands)
+    add_serve_parser(commands)
     add_convert_parser(commands)
     return parser
 

@@ -1,0 +1,324 @@
+"""`mdk predict` and `mdk export`: parsers and handlers (registered by `monodepthkit.cli`)."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import sys
+from pathlib import Path
+
+from monodepthkit.errors import MdkError
+
+DEFAULT_FORMATS = ("npy", "color")
+
+
+def add_parser(commands) -> None:
+    """Add ``predict`` and ``export`` to the `mdk` subcommands."""
+    add_predict_parser(commands)
+    add_export_parser(commands)
+
+
+# --- predict ----------------------------------------------------------------------------------
+
+
+def add_predict_parser(commands) -> None:
+    from monodepthkit.inference.writers import COLORMAPS, FORMATS
+
+    parser = commands.add_parser(
+        "predict",
+        help="predict depth for images, folders, globs or videos",
+        description=(
+            "Run a model on images (png/jpg), folders of them, glob patterns (quote them) or "
+            "videos (mp4/avi/mov). Images give one file per --format; videos give "
+            "NAME_depth.mp4 and NAME_side_by_side.mp4. Metric models write depth in metres; "
+            "relative models (self-supervised mono) write disparity 1/depth of unknown scale. "
+            "Inputs that cannot be read are listed at the end (exit status 2); the others are "
+            "still processed."
+        ),
+    )
+    parser.add_argument("inputs", nargs="+", metavar="INPUT", help="image, folder, glob or video")
+    parser.add_argument(
+        "--checkpoint",
+        required=True,
+        help=".ckpt, exported .onnx, a save_pretrained folder or a Hub id user/repo",
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument(
+        "--format",
+        nargs="+",
+        default=list(DEFAULT_FORMATS),
+        choices=FORMATS,
+        help="output formats, several allowed (default: npy color); png16 = metres x256 "
+        "(KITTI convention)",
+    )
+    parser.add_argument("--cmap", default="magma", choices=COLORMAPS, help="colour map")
+    parser.add_argument(
+        "--range",
+        nargs=2,
+        type=float,
+        metavar=("LOW", "HIGH"),
+        help="fixed colour range (metres or disparity); default: robust percentiles per image, "
+        "smoothed over time for videos",
+    )
+    parser.add_argument("--batch-size", type=int, default=4, help="images per forward pass")
+    parser.add_argument("--device", default="auto", help="auto (cuda > mps > cpu) | cpu | cuda")
+    parser.add_argument(
+        "--precision", default="fp32", choices=("fp32", "fp16", "bf16"), help="autocast dtype"
+    )
+    parser.add_argument("--flip", action="store_true", help="flip test-time augmentation")
+    parser.add_argument(
+        "--resolution",
+        default="auto",
+        help="network input size: auto (training size if known), train, input (rounded to 32) "
+        "or HxW",
+    )
+    parser.add_argument(
+        "--backend",
+        default="pytorch",
+        choices=("pytorch", "onnxruntime"),
+        help="onnxruntime exports the checkpoint to ONNX first (or give an .onnx checkpoint)",
+    )
+    camera = parser.add_argument_group("camera for --format ply (default: the checkpoint's)")
+    for name in ("fx", "fy", "cx", "cy"):
+        camera.add_argument(f"--{name}", type=float, help=f"{name} in pixels of the input image")
+    camera.add_argument("--fov", type=float, help="horizontal field of view in degrees")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(handler=predict_command)
+
+
+def predict_command(args: argparse.Namespace) -> int:
+    """Handler of `mdk predict`; returns 2 when some inputs could not be read."""
+    from tqdm import tqdm
+
+    from monodepthkit.inference.predictor import Predictor
+    from monodepthkit.inference.video import is_video, predict_video
+    from monodepthkit.inference.writers import check_formats, write_prediction
+
+    formats = check_formats(args.format)
+    camera = _camera_args(args)
+    if "ply" in formats and camera is None:
+        raise MdkError("--format ply needs a camera: --fx --fy [--cx --cy] or --fov")
+    predictor = Predictor.load(
+        args.checkpoint,
+        resolution=_parse_resolution(args.resolution),
+        flip=args.flip,
+        device=args.device,
+        precision=args.precision,
+        batch_size=args.batch_size,
+        backend=args.backend,
+    )
+    if args.backend == "onnxruntime" and predictor.backend != "onnxruntime":
+        predictor = predictor.to_onnxruntime()
+    if "ply" in formats and camera == "checkpoint" and predictor.intrinsics is None:
+        raise MdkError(
+            f"{args.checkpoint}: the checkpoint has no intrinsics; give --fx --fy [--cx --cy] "
+            "or --fov for --format ply"
+        )
+    entries, failures = expand_inputs(args.inputs)
+    images = [(path, name) for path, name in entries if not is_video(path)]
+    videos = [(path, name) for path, name in entries if is_video(path)]
+    value_range = tuple(args.range) if args.range else None
+    out = Path(args.out)
+    bar = tqdm(total=len(images), desc="predicting", unit="image", disable=args.no_progress)
+    written = 0
+    for start in range(0, len(images), args.batch_size):
+        batch = []
+        for path, name in images[start : start + args.batch_size]:
+            try:
+                batch.append((path, name, _read_image(path)))
+            except MdkError as exc:
+                failures.append((str(path), str(exc)))
+        if batch:
+            predictions = predictor([image for _, _, image in batch])
+            for (_, name, image), values in zip(batch, predictions, strict=True):
+                K = _intrinsics(camera, predictor, image.shape[:2]) if "ply" in formats else None
+                write_prediction(
+                    out,
+                    name,
+                    values,
+                    image,
+                    formats,
+                    predictor.output_kind,
+                    args.cmap,
+                    value_range,
+                    K,
+                )
+                written += 1
+        bar.update(len(images[start : start + args.batch_size]))
+    bar.close()
+    for path, name in videos:
+        frames_bar = tqdm(desc=f"video {Path(path).name}", unit="frame", disable=args.no_progress)
+        try:
+            result = predict_video(
+                predictor, path, out, name, args.cmap, value_range, on_frame=frames_bar.update
+            )
+            written += 1
+            print(
+                f"{path}: {result['frames']} frames -> {result['depth_video']}, "
+                f"{result['side_by_side_video']}"
+            )
+        except MdkError as exc:
+            failures.append((str(path), str(exc)))
+        finally:
+            frames_bar.close()
+    print(f"wrote {written} prediction(s) to {out} ({predictor.output_description})")
+    if failures:
+        print(f"could not read {len(failures)} input(s):", file=sys.stderr)
+        for path, message in failures:
+            line = message if message.startswith(path) else f"{path}: {message}"
+            print(f"  {line}", file=sys.stderr)
+        return 2
+    return 0
+
+
+def expand_inputs(inputs: list[str]) -> tuple[list[tuple[Path, str]], list[tuple[str, str]]]:
+    """Expand files, folders (recursively) and glob patterns into (path, output name) pairs.
+
+    Output names are file stems, with the sub-folder kept for folder inputs and a numeric suffix
+    when two inputs would share a name.
+
+    Returns:
+        (entries, failures), failures as (input, reason) for inputs that match nothing.
+    """
+    from monodepthkit.data.io import IMAGE_SUFFIXES
+    from monodepthkit.inference.video import VIDEO_SUFFIXES
+
+    suffixes = (*IMAGE_SUFFIXES, ".ppm", ".bmp", ".tif", ".tiff", ".webp", *VIDEO_SUFFIXES)
+    entries: list[tuple[Path, str]] = []
+    failures: list[tuple[str, str]] = []
+    for item in inputs:
+        path = Path(item)
+        if path.is_dir():
+            files = sorted(p for p in path.rglob("*") if p.suffix.lower() in suffixes)
+            if not files:
+                failures.append((item, "folder holds no image or video"))
+            entries += [(p, str(p.relative_to(path).with_suffix(""))) for p in files]
+        elif path.is_file():
+            entries.append((path, path.stem))
+        elif glob.has_magic(item):
+            files = sorted(Path(p) for p in glob.glob(item, recursive=True) if Path(p).is_file())
+            if not files:
+                failures.append((item, "pattern matches no file"))
+            entries += [(p, p.stem) for p in files]
+        else:
+            failures.append((item, "file not found"))
+    used: dict[str, int] = {}
+    named = []
+    for path, name in entries:
+        count = used.get(name, 0)
+        used[name] = count + 1
+        named.append((path, name if count == 0 else f"{name}_{count}"))
+    return named, failures
+
+
+def _read_image(path: Path):
+    from monodepthkit.data.io import read_rgb
+
+    return read_rgb(path)
+
+
+def _parse_resolution(text: str):
+    if text in ("auto", "train", "input"):
+        return text
+    try:
+        height, width = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise MdkError(
+            f"--resolution: expected auto, train, input or HxW (e.g. 192x640), got '{text}'"
+        ) from None
+    return height, width
+
+
+def _camera_args(args: argparse.Namespace):
+    """'checkpoint', ('fov', degrees), ('K', fx, fy, cx, cy) with None for missing cx/cy."""
+    if args.fov is not None:
+        return ("fov", args.fov)
+    if args.fx is not None or args.fy is not None:
+        if args.fx is None or args.fy is None:
+            raise MdkError("give both --fx and --fy (and optionally --cx --cy)")
+        return ("K", args.fx, args.fy, args.cx, args.cy)
+    return "checkpoint"
+
+
+def _intrinsics(camera, predictor, size):
+    import numpy as np
+
+    from monodepthkit.data.io import intrinsics_from_fov
+
+    height, width = size
+    if camera == "checkpoint":
+        return predictor.intrinsics_for(size)
+    if camera[0] == "fov":
+        return intrinsics_from_fov(camera[1], size, "horizontal")
+    _, fx, fy, cx, cy = camera
+    cx = (width - 1) / 2.0 if cx is None else cx
+    cy = (height - 1) / 2.0 if cy is None else cy
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+
+
+# --- export -----------------------------------------------------------------------------------
+
+
+def add_export_parser(commands) -> None:
+    parser = commands.add_parser(
+        "export",
+        help="export a checkpoint to ONNX, TorchScript or a model folder, and verify it",
+        description=(
+            "Write the model as ONNX (dynamic batch and image-size axes where the model allows "
+            "them), TorchScript (traced) or a Hugging Face style model folder (save_pretrained). "
+            "ONNX and TorchScript exports are checked against PyTorch on random inputs and a real "
+            "frame; the maximum absolute differences are printed."
+        ),
+    )
+    parser.add_argument("--checkpoint", required=True, help=".ckpt, model folder or Hub id")
+    parser.add_argument(
+        "--format", required=True, choices=("onnx", "torchscript", "pretrained"), help="target"
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output file (folder: pretrained)")
+    parser.add_argument(
+        "--size",
+        default=None,
+        help="example input HxW (default: the training size, else 192x640)",
+    )
+    parser.add_argument("--static", action="store_true", help="fixed image size (batch dynamic)")
+    parser.add_argument("--opset", type=int, default=17, help="ONNX opset (default 17)")
+    parser.add_argument(
+        "--verify-image",
+        type=Path,
+        default=None,
+        help="real image for the check (default: a synthetic driving frame)",
+    )
+    parser.add_argument("--no-verify", action="store_true", help="skip the comparison")
+    parser.set_defaults(handler=export_command)
+
+
+def export_command(args: argparse.Namespace) -> int:
+    """Handler of `mdk export`; returns 1 when the verification finds a mismatch."""
+    from monodepthkit.inference.export import export_model, format_checks
+    from monodepthkit.inference.predictor import Predictor
+
+    predictor = Predictor.load(args.checkpoint, device="cpu")
+    if predictor.backend != "pytorch":
+        raise MdkError(f"{args.checkpoint}: export needs a PyTorch checkpoint or model folder")
+    if args.format == "pretrained":
+        predictor.save_pretrained(args.out)
+        print(f"wrote model folder {args.out} (model.safetensors, config.json, README.md)")
+        return 0
+    size = _parse_resolution(args.size) if args.size else None
+    if isinstance(size, str):
+        raise MdkError(f"--size: expected HxW, got '{args.size}'")
+    report = export_model(
+        predictor,
+        args.out,
+        args.format,
+        size=size,
+        dynamic=not args.static,
+        verify=not args.no_verify,
+        real_image=args.verify_image,
+        opset=args.opset,
+    )
+    print(format_checks(report))
+    if report.get("checks") and not all(check["ok"] for check in report["checks"]):
+        print("error: the export differs from PyTorch (see the table)", file=sys.stderr)
+        return 1
+    return 0
