@@ -26,6 +26,8 @@ test-fast: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench.py
 	$(BIN)/python benchmarks/bench_models.py
+	$(BIN)/python benchmarks/bench_selfsup.py
+	$(BIN)/python benchmarks/bench_inference.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
