@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -44,19 +45,25 @@ def resize_depth(depth: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def scale_intrinsics(
-    K: np.ndarray, from_size: tuple[int, int], to_size: tuple[int, int]
-) -> np.ndarray:
+    K: np.ndarray | Tensor, from_size: Sequence[int], to_size: Sequence[int]
+) -> np.ndarray | Tensor:
     """Intrinsics after resizing an image from ``from_size`` to ``to_size`` ((H, W) in pixels).
 
     With pixel centres at integer coordinates, a coordinate maps as u' = (u + 0.5) * sx - 0.5.
+
+    Args:
+        K: [..., 3, 3] intrinsics in pixels: a numpy array (returned as a float64 copy) or a
+            tensor (returned as a new tensor of its dtype and device, e.g. a batch [B, 3, 3]).
+        from_size: (H, W) of the image K belongs to.
+        to_size: (H, W) after resizing.
     """
     sy, sx = to_size[0] / from_size[0], to_size[1] / from_size[1]
-    K = np.array(K, dtype=np.float64, copy=True)
-    K[0, 0] *= sx
-    K[1, 1] *= sy
-    K[0, 1] *= sx
-    K[0, 2] = (K[0, 2] + 0.5) * sx - 0.5
-    K[1, 2] = (K[1, 2] + 0.5) * sy - 0.5
+    K = K.clone() if isinstance(K, Tensor) else np.array(K, dtype=np.float64, copy=True)
+    K[..., 0, 0] *= sx
+    K[..., 1, 1] *= sy
+    K[..., 0, 1] *= sx
+    K[..., 0, 2] = (K[..., 0, 2] + 0.5) * sx - 0.5
+    K[..., 1, 2] = (K[..., 1, 2] + 0.5) * sy - 0.5
     return K
 
 

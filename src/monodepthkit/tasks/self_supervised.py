@@ -45,6 +45,7 @@ from torch import Tensor
 
 from monodepthkit.data import batch as keys
 from monodepthkit.data.batch import validate_batch
+from monodepthkit.data.transforms import scale_intrinsics
 from monodepthkit.errors import MdkError
 from monodepthkit.eval import get_protocol
 from monodepthkit.geometry.pose import transformation_from_parameters
@@ -319,7 +320,7 @@ class SelfSupervisedTask(L.LightningModule):
                 size = tuple(depth.shape[-2:])
                 scale_target = _downsample(target, size)
                 scale_sources = {key: _downsample(value, size) for key, value in sources.items()}
-                scale_K = _scale_intrinsics(K, (height, width), size)
+                scale_K = scale_intrinsics(K, (height, width), size)
             reprojection = torch.cat(
                 [
                     photometric_error(
@@ -498,19 +499,6 @@ def _downsample(image: Tensor, size: Sequence[int]) -> Tensor:
     if tuple(image.shape[-2:]) == tuple(size):
         return image
     return F.interpolate(image, tuple(size), mode="bilinear", align_corners=False, antialias=True)
-
-
-def _scale_intrinsics(K: Tensor, from_size: Sequence[int], to_size: Sequence[int]) -> Tensor:
-    """K [B, 3, 3] for a resized image, pixel centres at integer coordinates (as
-    `monodepthkit.data.transforms.scale_intrinsics`)."""
-    sy, sx = to_size[0] / from_size[0], to_size[1] / from_size[1]
-    scaled = K.clone()
-    scaled[:, 0, 0] = K[:, 0, 0] * sx
-    scaled[:, 0, 1] = K[:, 0, 1] * sx
-    scaled[:, 1, 1] = K[:, 1, 1] * sy
-    scaled[:, 0, 2] = (K[:, 0, 2] + 0.5) * sx - 0.5
-    scaled[:, 1, 2] = (K[:, 1, 2] + 0.5) * sy - 0.5
-    return scaled
 
 
 def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:
