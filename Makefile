@@ -1,18 +1,33 @@
 # Every target sets up .venv (pip install -e .[dev]) when missing, so it works on a fresh machine.
+# The venv gets the tested versions pinned in .ci/constraints.txt (users of the package get the
+# ranges in pyproject.toml); `make constraints` refreshes the pins to the latest resolved releases.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+CONSTRAINTS := .ci/constraints.txt
 
-.PHONY: demo test test-fast bench lint format venv
+.PHONY: demo test test-fast bench lint format venv constraints
 
 venv: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	$(BIN)/python -m pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
 	touch $(STAMP)
+
+# Resolve the newest releases the ranges allow in a scratch venv and pin them; then run
+# `make test` (it reinstalls .venv from the new pins) and commit .ci/constraints.txt if it passes.
+constraints:
+	rm -rf .venv-constraints
+	$(PYTHON) -m venv .venv-constraints
+	.venv-constraints/bin/python -m pip install --quiet --upgrade pip
+	.venv-constraints/bin/python -m pip install --quiet -e ".[dev]"
+	head -3 $(CONSTRAINTS) > $(CONSTRAINTS).new
+	.venv-constraints/bin/python -m pip freeze --exclude-editable >> $(CONSTRAINTS).new
+	mv $(CONSTRAINTS).new $(CONSTRAINTS)
+	rm -rf .venv-constraints
 
 demo: $(STAMP)
 	$(BIN)/mdk demo --out runs/demo

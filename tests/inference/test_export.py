@@ -7,8 +7,8 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from infer_helpers import REALDATA_IMAGE
 
+from infer_helpers import REALDATA_IMAGE
 from monodepthkit import Predictor
 from monodepthkit.inference.export import export_model, format_checks
 from monodepthkit.inference.predictor import read_onnx_metadata

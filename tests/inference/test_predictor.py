@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from infer_helpers import TRAIN_SIZE
 from PIL import Image
 from torch import Tensor, nn
 
+from infer_helpers import TRAIN_SIZE
 from monodepthkit import MdkError, Predictor
 from monodepthkit.data.io import write_rgb
 from monodepthkit.models import create_model, list_models
@@ -202,7 +202,6 @@ def test_every_registered_depth_model_runs_through_the_predictor(name):
 
 def test_self_supervised_mono_checkpoint_gives_disparity(tmp_path):
     from infer_helpers import write_checkpoint
-
     from monodepthkit.tasks.self_supervised import SelfSupervisedTask
 
     torch.manual_seed(0)

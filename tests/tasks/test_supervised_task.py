@@ -1,11 +1,13 @@
 import warnings
 
 import lightning as L
+import numpy as np
 import pytest
 import torch
 
 from conftest import write_tree
 from monodepthkit.data.datamodule import DepthDataModule
+from monodepthkit.data.io import write_depth_png, write_matrix, write_rgb
 from monodepthkit.errors import MdkError
 from monodepthkit.tasks import SupervisedTask, load_task
 
@@ -40,20 +42,57 @@ def _trainer(tmp_path, **kwargs):
     return L.Trainer(**options)
 
 
-def test_training_lowers_the_loss(datamodule, tmp_path):
+@pytest.fixture
+def learnable(tmp_path):
+    """A folder dataset whose depth is a function of the image: 2 + 18 x red, metres."""
+    rng = np.random.default_rng(0)
+    root = tmp_path / "learnable"
+    for name in ("a", "b"):
+        for index in range(4):
+            image = rng.integers(0, 256, (16, 24, 3), dtype=np.uint8)
+            write_rgb(root / name / "image" / f"{index:06d}.png", image)
+            write_depth_png(
+                root / name / "depth" / f"{index:06d}.png", 2 + 18 * image[..., 0] / 255
+            )
+        write_matrix(
+            root / name / "intrinsics.txt", np.array([[20.0, 0, 11.5], [0, 20, 7.5], [0, 0, 1]])
+        )
+    (root / "splits").mkdir()
+    for split in ("train", "val", "test"):
+        (root / "splits" / f"{split}.txt").write_text("a 000000\na 000001\nb 000002\nb 000003\n")
+    return DepthDataModule(dataset="folder", root=str(root), batch_size=2, num_workers=0)
+
+
+def _loss_ratio(datamodule, tmp_path, lr: float) -> float:
+    """Loss on a fixed batch after 60 Adam steps over the loss before, batch-norm in train mode.
+
+    The loss is measured with batch statistics both times: after 60 steps of batch 2 the running
+    statistics are still noisy, and they are not what this test is about.
+    """
     L.seed_everything(0)
-    task = _task(lr=1e-2)
+    task = _task(lr=lr)
     datamodule.setup("fit")
     batch = next(iter(datamodule.val_dataloader()))
-    task.eval()
-    before = float(task.model_step(batch)[0].detach())
-    task.train()  # Lightning keeps the modules' mode: train with batch statistics
-    _trainer(tmp_path, max_steps=30, enable_checkpointing=False, limit_val_batches=0).fit(
+    task.train()
+    with torch.no_grad():
+        before = float(task.model_step(batch)[0])
+    _trainer(tmp_path, max_steps=60, enable_checkpointing=False, limit_val_batches=0).fit(
         task, datamodule=datamodule
     )
-    task.eval()
-    after = float(task.model_step(batch)[0].detach())
-    assert after < 0.8 * before  # uniform-noise depth: the best constant reaches ~0.62x
+    task.train()
+    with torch.no_grad():
+        after = float(task.model_step(batch)[0])
+    return after / before
+
+
+def test_training_lowers_the_loss(learnable, tmp_path):
+    # The best constant (the median depth) reaches ~0.56x of the initial L1; seeds 0-7 of this
+    # recipe reach 0.17-0.34x, so < 0.5 needs the image and leaves a margin for numeric drift.
+    assert _loss_ratio(learnable, tmp_path, lr=1e-2) < 0.5
+
+
+def test_the_loss_criterion_fails_without_optimisation(learnable, tmp_path):
+    assert _loss_ratio(learnable, tmp_path, lr=0.0) > 0.95  # a broken optimiser fails the test
 
 
 def test_validation_logs_metrics(datamodule, tmp_path):
