@@ -313,7 +313,50 @@ def _add_data(commands) -> None:
     check.add_argument("--split", help="check only this split (default: everything)")
     check.add_argument("--workers", type=int, default=8, help="parallel threads (default 8)")
     check.set_defaults(handler=_check)
+    _add_prepare(tools)
     _add_kitti_tools(tools)
+
+
+_NYU_REPORTS = ("report2", "report3", "report4")
+
+
+def _add_prepare(tools) -> None:
+    prepare = tools.add_parser(
+        "prepare",
+        help="turn a public dataset into the folder tree a report's configs read",
+        description=(
+            "report1: KITTI raw (ROOT/DATE/DATE_drive_XXXX_sync/ with calib files) -> report 1's "
+            "IP-Basic dense ground truth at 416x128, 3824 seeded pairs, 60/20/20 split, in "
+            "data/kitti_ipbasic (configs/report1_*.yaml). report2, report3, report4: "
+            "nyu_depth_v2_labeled.mat in ROOT -> the 1449 labelled pairs at 480x640 with the "
+            "report 2 split 1049/200/200, in data/nyu_labeled (configs/report{2,3,4}_*.yaml)."
+        ),
+    )
+    prepare.add_argument("recipe", choices=("report1", *_NYU_REPORTS))
+    prepare.add_argument("--root", type=Path, required=True, help="KITTI raw root or NYU folder")
+    prepare.add_argument(
+        "--out", type=Path, help="output folder (default data/kitti_ipbasic or data/nyu_labeled)"
+    )
+    prepare.add_argument(
+        "--pairs", type=int, default=3824, help="report1: pairs drawn (default 3824; 0 = all)"
+    )
+    prepare.add_argument(
+        "--seed", type=int, help="seed of the draw and the split (default 0; NYU: the scheme's)"
+    )
+    prepare.add_argument(
+        "--split-by",
+        default="frame",
+        choices=("frame", "drive"),
+        help="report1: split frames at random as the report (default) or whole drives",
+    )
+    prepare.add_argument(
+        "--scheme",
+        default="report2",
+        choices=("report2", "report5", "official"),
+        help="NYU split scheme (default report2: 1049/200/200)",
+    )
+    prepare.add_argument("--workers", type=int, default=4, help="parallel threads (default 4)")
+    prepare.set_defaults(handler=_prepare)
 
 
 def _add_kitti_tools(tools) -> None:
@@ -393,6 +436,42 @@ def _synth(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     print(f"synthetic {args.preset} world in {root}")
+    return 0
+
+
+def _prepare(args: argparse.Namespace) -> int:
+    if args.recipe == "report1":
+        from monodepthkit.data.prepare import prepare_report1
+
+        out = args.out or Path("data/kitti_ipbasic")
+        summary = prepare_report1(
+            args.root,
+            out,
+            num_pairs=args.pairs or None,
+            seed=0 if args.seed is None else args.seed,
+            split_by=args.split_by,
+            workers=args.workers,
+        )
+        sizes = ", ".join(f"{name} {count}" for name, count in summary["splits"].items())
+        print(
+            f"wrote {summary['pairs']} of {summary['available']} pairs to {out} ({sizes}); "
+            f"train with: mdk fit --config configs/report1_unet_mse_kitti.yaml"
+            + ("" if out == Path("data/kitti_ipbasic") else f" --data.root {out}")
+        )
+        return 0
+    from monodepthkit.data.nyu import export_labeled_to_folder
+
+    out = args.out or Path("data/nyu_labeled")
+    export_labeled_to_folder(args.root, out, args.scheme, split_seed=args.seed)
+    counts = ", ".join(
+        f"{path.stem} {len(path.read_text().splitlines())}"
+        for path in sorted((out / "splits").glob("*.txt"))
+    )
+    suffix = "" if out == Path("data/nyu_labeled") else f" --data.root {out}"
+    print(
+        f"wrote the NYU labelled pairs to {out} ({counts}); train with: "
+        f"mdk fit --config configs/{args.recipe}_*.yaml{suffix}"
+    )
     return 0
 
 
