@@ -1,3 +1,5 @@
+from itertools import pairwise
+
 import pytest
 import torch
 
@@ -45,3 +47,22 @@ def test_unet_traces_for_export():
         traced = torch.jit.trace(model, torch.rand(1, 3, 32, 48), strict=False)
         image = torch.rand(1, 3, 40, 56)  # another size: upsampling follows the input's shape
         torch.testing.assert_close(traced(image)["depth"], model(image)["depth"])
+
+
+def test_transpose_unet_is_ronnebergers_layout():
+    """64-128-256-512 down, 1024 bottleneck, 2x2 up-convs halving channels (report 2's U-Net)."""
+    model = create_model("unet", width=64, depth=4, upsample="transpose", max_channels=1024)
+
+    def double_conv(c_in: int, c_out: int) -> int:  # two bias-free 3x3 convs, each with BN
+        return 9 * c_in * c_out + 9 * c_out * c_out + 4 * c_out
+
+    widths = [64, 128, 256, 512, 1024]
+    expected = double_conv(3, 64) + sum(double_conv(a, b) for a, b in pairwise(widths))
+    for c_in, c_out in pairwise(widths[::-1]):  # 1024->512, ..., 128->64
+        expected += 4 * c_in * c_out + c_out  # 2x2 up-conv with bias
+        expected += double_conv(2 * c_out, c_out)  # on [up-conv, skip]
+    expected += 64 + 1  # 1x1 output conv
+    assert count_parameters(model) == expected  # 31,037,633, as the classic PyTorch U-Net
+    first_up = model.decoder[0].up
+    assert (first_up.in_channels, first_up.out_channels) == (1024, 512)
+    assert model.encoder[-1][3].out_channels == 1024

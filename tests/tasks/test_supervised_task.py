@@ -182,3 +182,25 @@ def test_loss_terms_and_normalised_loss():
     expected = ((depth.detach() - 40.0) / 80.0).pow(2).mean()
     torch.testing.assert_close(loss.detach(), expected)
     assert set(terms) == {"mse"}
+
+
+@pytest.mark.parametrize("mode", ["keep", "clip", "mask"])
+def test_target_range_clips_or_masks_ground_truth_outside_the_head(mode):
+    task = _task(loss="l1", target_range=mode)  # head range [0.5, 30] m
+    target = torch.tensor([0.0, 0.2, 10.0, 45.0]).repeat(96).reshape(1, 1, 16, 24)
+    batch = {"image": torch.rand(1, 3, 16, 24), "depth": target}
+    loss, _, depth = task.eval().model_step(batch)
+    depth = depth.detach()
+    valid = target > 0
+    if mode == "clip":
+        expected = (depth - target.clamp(0.5, 30))[valid].abs().mean()
+    elif mode == "mask":
+        expected = (depth - target)[target == 10.0].abs().mean()
+    else:
+        expected = (depth - target)[valid].abs().mean()
+    torch.testing.assert_close(loss.detach(), expected)
+
+
+def test_target_range_rejects_bad_values():
+    with pytest.raises(MdkError, match="target_range 'crop': expected one of keep, clip, mask"):
+        _task(target_range="crop")

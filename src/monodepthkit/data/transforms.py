@@ -125,8 +125,9 @@ class AugmentOptions:
     flips and "brightness, contrast, saturation, and hue jiter with respective ranges of +-0.2,
     +-0.2, and +-0.1" (three numbers for four properties; saturation +-0.2 is Monodepth2's own
     value), applied to the three consecutive images alike. ``channel_swap`` is report 4's
-    pre-processing ("we randomly swap around channels"; it gives no probability, so it is off
-    unless set). Reports 1-3 mention no augmentation.
+    pre-processing ("we randomly swap around channels"; it gives no probability: the report-4
+    configs set 0.25, DenseDepth's, whose augmentation the report's course framework uses; off
+    by default). Reports 1-3 mention no augmentation.
 
     Attributes:
         flip: mirror the sample left-right with probability 0.5 (`hflip_sample`).

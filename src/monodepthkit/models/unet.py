@@ -28,13 +28,20 @@ class ConvBlock(nn.Sequential):
 
 
 class UpBlock(nn.Module):
-    """x2 upsampling (bilinear or transposed conv), concatenation of the skip, `ConvBlock`."""
+    """x2 upsampling, concatenation of the skip, `ConvBlock`.
+
+    ``"transpose"`` is Ronneberger's up-convolution: a 2x2 transposed convolution with stride 2
+    that maps ``in_channels`` to ``out_channels`` (half of them in the classic layout), so the
+    concatenation has ``out_channels + skip_channels``. ``"bilinear"`` interpolates and keeps
+    ``in_channels``.
+    """
 
     def __init__(self, in_channels: int, skip_channels: int, out_channels: int, mode: str) -> None:
         super().__init__()
         self.mode = mode
         if mode == "transpose":
-            self.up = nn.ConvTranspose2d(in_channels, in_channels, kernel_size=2, stride=2)
+            self.up = nn.ConvTranspose2d(in_channels, out_channels, kernel_size=2, stride=2)
+            in_channels = out_channels
         self.conv = ConvBlock(in_channels + skip_channels, out_channels)
 
     def forward(self, x: Tensor, skip: Tensor) -> Tensor:
@@ -51,6 +58,12 @@ class UpBlock(nn.Module):
 @register_model("unet")
 class UNet(nn.Module):
     """U-Net with a configurable width and depth, predicting metric depth.
+
+    ``width=64, depth=4, upsample="transpose", max_channels=1024`` is Ronneberger et al.'s
+    layout: 64-128-256-512 channels down, a 1024-channel bottleneck, 2x2 up-convolutions that
+    halve the channels, each followed by two 3x3 convolutions on the concatenated skip. It differs
+    from the 2015 paper in two ways: padded convolutions (the output has the input's size, no
+    cropping of the skips) and batch norm after each convolution.
 
     Args:
         width: channels of the first level; each level doubles them up to ``max_channels``.

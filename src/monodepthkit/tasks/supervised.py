@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import lightning as L
+import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from monodepthkit.data import batch as keys
 from monodepthkit.data.batch import validate_batch
+from monodepthkit.errors import MdkError
 from monodepthkit.eval import get_protocol
 from monodepthkit.losses import build_supervised_loss
 from monodepthkit.models import create_model
@@ -15,7 +17,9 @@ from monodepthkit.tasks.loading import TASK_KEY, task_class_path
 from monodepthkit.tasks.metrics import LOGGED_METRICS, log_depth_metrics
 from monodepthkit.tasks.optim import adam_with_step_decay
 
-__all__ = ["LOGGED_METRICS", "SupervisedTask"]
+__all__ = ["LOGGED_METRICS", "TARGET_RANGES", "SupervisedTask"]
+
+TARGET_RANGES = ("keep", "clip", "mask")
 
 
 class SupervisedTask(L.LightningModule):
@@ -36,6 +40,10 @@ class SupervisedTask(L.LightningModule):
         eval_protocol: protocol of the validation metrics (``none``, ``kitti``, ``nyu``).
         eval_min_depth: smallest ground truth evaluated, metres (None: the protocol's).
         eval_max_depth: largest ground truth evaluated, metres (None: the protocol's).
+        target_range: what the loss does with ground truth outside the output head's
+            [min_depth, max_depth]: ``keep`` it (default), ``clip`` it to the range (report 2:
+            "the depth maps have a lower bound of 0.5 meters and an upper bound of 4 meters")
+            or ``mask`` it out of the loss. Validation metrics always use the raw ground truth.
 
     The checkpoint stores these arguments, so `load_from_checkpoint` needs no config file.
     """
@@ -53,11 +61,21 @@ class SupervisedTask(L.LightningModule):
         lr_gamma: float = 0.1,
         eval_protocol: str = "none",
         eval_min_depth: float | None = None,
-        eval_max_depth: float | None = 80.0,
+        eval_max_depth: float | None = None,
+        target_range: str = "keep",
     ) -> None:
         super().__init__()
         self.save_hyperparameters()
         self.net = create_model(model, **(model_kwargs or {}))
+        if target_range not in TARGET_RANGES:
+            raise MdkError(
+                f"target_range '{target_range}': expected one of {', '.join(TARGET_RANGES)}"
+            )
+        if target_range != "keep" and getattr(self.net, "head", None) is None:
+            raise MdkError(
+                f"target_range '{target_range}' needs a model with a bounded output head; "
+                f"'{model}' has none (use target_range: keep)"
+            )
         self.loss_fn = build_supervised_loss(loss, **(loss_kwargs or {}))
         self.protocol = get_protocol(eval_protocol, eval_min_depth, eval_max_depth)
         self._range_checked = False
@@ -70,13 +88,20 @@ class SupervisedTask(L.LightningModule):
         """Loss, its named terms and the predicted depth [B, 1, H, W] of one batch."""
         validate_batch(batch, required=(keys.IMAGE, keys.DEPTH))
         target = batch[keys.DEPTH]
+        valid = target > 0
+        if self.hparams.target_range != "keep":
+            low, high = self.net.head.min_depth, self.net.head.max_depth
+            if self.hparams.target_range == "clip":
+                target = torch.where(valid, target.clamp(low, high), target)
+            else:
+                valid = valid & (target >= low) & (target <= high)
         depth = self(batch[keys.IMAGE])["depth"]
         scale = self.hparams.loss_depth_scale or 1.0
-        loss, terms = self.loss_fn(depth / scale, target / scale, target > 0)
+        loss, terms = self.loss_fn(depth / scale, target / scale, valid)
         return loss, terms, depth
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
-        if not self._range_checked:
+        if not self._range_checked and self.hparams.target_range == "keep":
             self._check_target_range(batch[keys.DEPTH])
         loss, terms, _ = self.model_step(batch)
         size = batch[keys.IMAGE].shape[0]
@@ -108,7 +133,8 @@ class SupervisedTask(L.LightningModule):
             rank_zero_warn(
                 f"training depth spans [{low:.3g}, {high:.3g}] m but the '{self.hparams.model}' "
                 f"head predicts only [{head.min_depth:g}, {head.max_depth:g}] m; set "
-                "model_kwargs.min_depth / max_depth to cover the data"
+                "model_kwargs.min_depth / max_depth to cover the data, or target_range: clip "
+                "(or mask) to train on the head's range"
             )
 
     def _evaluate(self, batch: dict, stage: str) -> None:
