@@ -9,7 +9,9 @@ small this way). Three kinds:
   both frames and halves them, so that two equal frames give the features of one image.
 - ``shared``: a `PoseDecoder` on the depth encoder's coarsest features of both frames
   (``needs_depth_features``: the caller passes the depth network's `encode` output).
-- ``posecnn``: the small 7-convolution network of Zhou et al., on the raw stacked frames.
+- ``posecnn``: the small 7-convolution network of Zhou et al., on the raw stacked frames. Its
+  translation is not in the depth's units: Monodepth2 multiplies it by the mean inverse depth of
+  the target before warping (``translation_times_mean_inverse_depth``; the task does it).
 """
 
 from __future__ import annotations
@@ -47,7 +49,8 @@ def create_pose_network(
             the last one is used), e.g. ``depth_net.encoder_channels``.
 
     Returns:
-        A module with ``needs_depth_features`` and ``forward(image_a, image_b, features_a=None,
+        A module with ``needs_depth_features``, ``translation_times_mean_inverse_depth`` (True
+        for ``posecnn``: see `PoseCNN`) and ``forward(image_a, image_b, features_a=None,
         features_b=None) -> (axis_angle [B, 3], translation [B, 3])``.
 
     Raises:
@@ -108,6 +111,7 @@ class SeparatePoseNet(nn.Module):
     """
 
     needs_depth_features = False
+    translation_times_mean_inverse_depth = False
 
     def __init__(
         self, num_layers: int = 18, pretrained: bool = False, weights: str | Path | None = None
@@ -140,6 +144,7 @@ class SharedPoseNet(nn.Module):
     """
 
     needs_depth_features = True
+    translation_times_mean_inverse_depth = False
 
     def __init__(self, in_channels: int) -> None:
         super().__init__()
@@ -169,9 +174,17 @@ class PoseCNN(nn.Module):
     """Seven stride-2 convolutions with ReLU, a 1x1 convolution to 6 values, spatial mean.
 
     Takes the two frames stacked as 6 channels in [0, 1], unnormalised (as Monodepth2's PoseCNN).
+
+    ``translation_times_mean_inverse_depth``: the translation it returns is relative to the
+    scene's depth; the transform used for warping takes ``translation * mean(1 / depth)`` over
+    the target's pixels, per scale (Monodepth2's ``generate_images_pred``, after Wang et al.
+    2018, arXiv:1712.00175). Without it the depth network must shrink the depth to match the
+    tiny initial translations, and from random weights at ``min_depth`` 0.1 every disparity
+    saturates at 1 within a few dozen steps.
     """
 
     needs_depth_features = False
+    translation_times_mean_inverse_depth = True
 
     # (out_channels, kernel size) of the seven stride-2 convolutions.
     LAYERS = ((16, 7), (32, 5), (64, 3), (128, 3), (256, 3), (256, 3), (256, 3))

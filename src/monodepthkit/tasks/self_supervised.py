@@ -11,7 +11,11 @@ stereo partner):
    transform (a translation of ``stereo_baseline`` along x, signed as the batch's ``T_stereo``)
    or the batch's ``T_stereo`` itself.
 3. Per scale, the depth is upsampled to the input resolution (full-resolution multi-scale; as
-   inverse depth, which for Monodepth2 is exactly upsampling the disparity), each un-jittered
+   inverse depth, which for Monodepth2 is exactly upsampling the disparity). With ``posecnn``
+   the transform of each temporal frame is rebuilt for the scale from the axis-angle and the
+   translation times the mean inverse depth of the scale's (upsampled) depth over the target's
+   pixels, as Monodepth2's ``generate_images_pred`` does (the PoseCNN's translation is relative
+   to the scene depth; see `monodepthkit.models.pose.PoseCNN`). Each un-jittered
    source view is warped into the target with it, and the photometric error (0.85 SSIM + 0.15
    L1) against the un-jittered target is combined over the source views by the per-pixel
    minimum, auto-masked against the errors of the unwarped source views.
@@ -20,7 +24,15 @@ stereo partner):
 5. Optional velocity supervision (PackNet): ``velocity_weight`` times the mean absolute
    difference between the norm of each predicted pose translation and ``|speed| * |dt|``, the
    distance the camera travelled (batch keys ``speed`` and ``dt_{offset:+d}``); it fixes the
-   scale of mono training, so the depth is then metric.
+   scale of mono training, so the depth is then metric. With ``posecnn`` it sees the translation
+   the scale-0 warp uses (raw translation times the mean inverse scale-0 depth): only that one
+   is in the depth's units, so only it ties the depth to metres. PackNet has no PoseCNN; this
+   choice is ours.
+
+Differences from Monodepth2: with ``posecnn`` in ``mono+stereo`` the stereo partner keeps its
+fixed baseline transform (Monodepth2's code would look up a PoseCNN motion for the stereo frame
+and fail); everything else of the PoseCNN scaling is as in its ``generate_images_pred``,
+including the gradient that flows through the mean inverse depth.
 
 The un-jittered images come from the batch keys ``unjittered_image*`` (set
 ``data.augment.keep_unjittered: true``); without them the loss compares the images the networks
@@ -229,10 +241,25 @@ class SelfSupervisedTask(L.LightningModule):
             outputs = self.depth_net.decode(features)
         else:
             outputs = self.depth_net(image)
-        transforms, translations = self.source_transforms(batch, features)
+        transforms, motions = self.source_transforms(batch, features)
         sources = {key: _unjittered(batch, key) for key in transforms}
+        depth_relative = None
+        translations = {offset: translation for offset, (_, translation) in motions.items()}
+        if getattr(self.pose_net, "translation_times_mean_inverse_depth", False):
+            depth_relative = {
+                keys.context_image_key(offset): (axis_angle, translation, offset < 0)
+                for offset, (axis_angle, translation) in motions.items()
+            }
+            # The velocity loss constrains the translation the scale-0 warp uses.
+            scale0 = mean_inverse_depth(outputs[scale_key("depth", 0)])
+            translations = {offset: t * scale0 for offset, t in translations.items()}
         loss, terms = self.view_synthesis_loss(
-            outputs, _unjittered(batch, keys.IMAGE), sources, transforms, batch[keys.INTRINSICS]
+            outputs,
+            _unjittered(batch, keys.IMAGE),
+            sources,
+            transforms,
+            batch[keys.INTRINSICS],
+            depth_relative,
         )
         if self.hparams.velocity_weight > 0:
             steps = {offset: batch[keys.time_step_key(offset)] for offset in self.frame_offsets}
@@ -243,18 +270,21 @@ class SelfSupervisedTask(L.LightningModule):
 
     def source_transforms(
         self, batch: dict, target_features: list[Tensor] | None = None
-    ) -> tuple[dict[str, Tensor], dict[int, Tensor]]:
+    ) -> tuple[dict[str, Tensor], dict[int, tuple[Tensor, Tensor]]]:
         """T_source_target [B, 4, 4] of every source view, keyed by the source's image key.
 
         Temporal frames use the pose network (contract C2: pairs in temporal order, inverted
-        for negative offsets); the stereo partner the fixed or the batch's baseline.
+        for negative offsets); the stereo partner the fixed or the batch's baseline. The
+        transforms use the pose network's raw translation; for a ``posecnn``
+        `view_synthesis_loss` rebuilds them per scale (``depth_relative``).
 
         Returns:
-            ``(transforms, translations)``: transforms by image key (``"image_-1"``,
-            ``"image_stereo"``, ...) and the pose network's raw translations [B, 3] by offset.
+            ``(transforms, motions)``: transforms by image key (``"image_-1"``,
+            ``"image_stereo"``, ...) and the pose network's raw ``(axis_angle [B, 3] radians,
+            translation [B, 3])`` by frame offset.
         """
         transforms: dict[str, Tensor] = {}
-        translations: dict[int, Tensor] = {}
+        motions: dict[int, tuple[Tensor, Tensor]] = {}
         image = batch[keys.IMAGE]
         for offset in self.frame_offsets:
             key = keys.context_image_key(offset)
@@ -269,12 +299,12 @@ class SelfSupervisedTask(L.LightningModule):
             transforms[key] = transformation_from_parameters(
                 axis_angle, translation, invert=offset < 0
             )
-            translations[offset] = translation
+            motions[offset] = (axis_angle, translation)
         if self.uses_stereo:
             transforms[keys.STEREO_IMAGE] = stereo_transform(
                 batch[keys.STEREO_TRANSFORM], self.hparams.stereo_baseline
             )
-        return transforms, translations
+        return transforms, motions
 
     def view_synthesis_loss(
         self,
@@ -283,6 +313,7 @@ class SelfSupervisedTask(L.LightningModule):
         sources: dict[str, Tensor],
         transforms: dict[str, Tensor],
         K: Tensor,
+        depth_relative: dict[str, tuple[Tensor, Tensor, bool]] | None = None,
     ) -> tuple[Tensor, dict[str, Tensor]]:
         """Monodepth2's multi-scale photometric + smoothness loss.
 
@@ -292,6 +323,12 @@ class SelfSupervisedTask(L.LightningModule):
             sources: [B, 3, H, W] un-jittered source views by key.
             transforms: [B, 4, 4] T_source_target by the same keys.
             K: [B, 3, 3] intrinsics in pixels of the H x W images.
+            depth_relative: PoseCNN motions ``(axis_angle [B, 3], translation [B, 3], invert)``
+                by source key whose translation is relative to the scene depth: per scale, the
+                transform of such a key is ``transformation_from_parameters(axis_angle,
+                translation * mean_inverse_depth(depth), invert)`` with that scale's depth as
+                warped (upsampled to H x W with full-resolution multi-scale; Monodepth2), in
+                place of ``transforms[key]``. None: the transforms as given.
 
         Returns:
             ``(loss, terms)``: the mean over the computed scales of photometric + weighted
@@ -321,6 +358,13 @@ class SelfSupervisedTask(L.LightningModule):
                 scale_target = _downsample(target, size)
                 scale_sources = {key: _downsample(value, size) for key, value in sources.items()}
                 scale_K = scale_intrinsics(K, (height, width), size)
+            scale_transforms = dict(transforms)
+            if depth_relative:
+                inverse_mean = mean_inverse_depth(depth)
+                for key, (axis_angle, translation, invert) in depth_relative.items():
+                    scale_transforms[key] = transformation_from_parameters(
+                        axis_angle, translation * inverse_mean, invert=invert
+                    )
             reprojection = torch.cat(
                 [
                     photometric_error(
@@ -328,7 +372,7 @@ class SelfSupervisedTask(L.LightningModule):
                         scale_target,
                         hp.ssim_weight,
                     )
-                    for key, T in transforms.items()
+                    for key, T in scale_transforms.items()
                 ],
                 dim=1,
             )
@@ -467,6 +511,19 @@ def stereo_transform(T_stereo: Tensor, baseline: float | None) -> Tensor:
     return transform
 
 
+def mean_inverse_depth(depth: Tensor) -> Tensor:
+    """Mean of 1 / depth over each image's pixels: PoseCNN's translation unit (Monodepth2).
+
+    Args:
+        depth: [B, 1, H, W] depth, > 0 (units of the depth network's ``min_depth``).
+
+    Returns:
+        [B, 1] mean inverse depth, 1 / those units; differentiable (not detached, as in
+        Monodepth2).
+    """
+    return (1.0 / depth).mean(dim=(2, 3))
+
+
 def velocity_loss(
     translations: dict[int, Tensor], speed: Tensor, time_steps: dict[int, Tensor]
 ) -> Tensor:
@@ -475,7 +532,9 @@ def velocity_loss(
     ``mean over offsets f and samples of | ||t_f|| - |speed| * |dt_f| |``.
 
     Args:
-        translations: [B, 3] predicted translation of the pose network per frame offset.
+        translations: [B, 3] predicted translation per frame offset, in the depth's units: the
+            pose network's own, or for PoseCNN the one the scale-0 warp uses (times the mean
+            inverse depth).
         speed: [B] camera speed at the target frame, m/s.
         time_steps: [B] time of the frame at each offset minus the target's, seconds.
 
