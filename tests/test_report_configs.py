@@ -42,6 +42,7 @@ _R4 = {  # report 4 (003): 1 epoch, Adam 1e-4, batch 4, DenseDepth loss 1 / 1 / 
     "data.batch_size": 4,
     "data.image_size": [480, 640],
     "data.augment.channel_swap": 0.25,  # "we randomly swap around channels"
+    "model.init_args.model_kwargs.upsample_output": False,  # half-resolution ground truth
     "trainer.max_epochs": 1,
 }
 _PACKNET = {  # packnet-sfm's PackNetSlim01, second-to-last scale (half-resolution ground truth)

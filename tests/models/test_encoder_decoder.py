@@ -158,3 +158,11 @@ def test_a_file_without_classifier_or_with_another_one_is_fine(tmp_path):
     create_encoder("resnet18", weights=tmp_path / "ten_classes.pth")
     torch.save({k: v for k, v in state.items() if not k.startswith("fc.")}, tmp_path / "bare.pth")
     create_encoder("resnet18", weights=tmp_path / "bare.pth")
+
+
+def test_without_output_upsampling_the_prediction_has_the_decoder_resolution():
+    torch.manual_seed(0)
+    model = create_model("encoder_decoder", backbone="resnet18", upsample_output=False).eval()
+    with torch.no_grad():
+        depth = model(torch.rand(1, 3, 64, 96))["depth"]
+    assert depth.shape == (1, 1, 32, 48)  # ResNet's first feature map: stride 2

@@ -353,3 +353,21 @@ def test_one_self_supervised_training_step_updates_packnet(tiny_world):
     with torch.no_grad():
         prediction = task.eval()(batch["image"])
     assert prediction["depth"].shape == (2, 1, 48, 128)
+
+
+def test_output_scale_without_upsampling_keeps_the_half_resolution():
+    """Report 4: the decoder stops at scale 1 and nothing is upsampled."""
+    upsampled = small(output_scale=1)
+    half = small(output_scale=1, upsample_output=False)
+    half.load_state_dict(upsampled.state_dict())  # same weights: the option builds no layer
+    image = torch.rand(2, 3, 64, 96)
+    with torch.no_grad():
+        out = half.eval()(image)
+        reference = upsampled.eval()(image)
+    assert out["depth"].shape == (2, 1, 32, 48)
+    # The upsampled model's full-resolution disparity is this one, bilinearly upsampled.
+    expected = F.interpolate(out["disp"], scale_factor=2.0, mode="bilinear", align_corners=False)
+    torch.testing.assert_close(reference["disp"], expected)
+    trained = half.train()(image)
+    assert trained["depth"].shape == (2, 1, 32, 48)
+    assert trained["depth_2"].shape == (2, 1, 16, 24)

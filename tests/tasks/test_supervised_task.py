@@ -204,3 +204,19 @@ def test_target_range_clips_or_masks_ground_truth_outside_the_head(mode):
 def test_target_range_rejects_bad_values():
     with pytest.raises(MdkError, match="target_range 'crop': expected one of keep, clip, mask"):
         _task(target_range="crop")
+
+
+def test_a_half_resolution_prediction_trains_on_half_resolution_ground_truth():
+    torch.manual_seed(0)
+    task = SupervisedTask(
+        model="encoder_decoder",
+        model_kwargs={"backbone": "resnet18", "upsample_output": False, "max_depth": 30.0},
+        loss="l1",
+    ).eval()
+    target = torch.rand(1, 1, 32, 48) * 20 + 1
+    target[..., 0, 0] = 0.0  # no ground truth: stays out of the loss
+    loss, _, depth = task.model_step({"image": torch.rand(1, 3, 32, 48), "depth": target})
+    assert depth.shape == (1, 1, 16, 24)
+    half = target[..., ::2, ::2]  # nearest neighbour: every other pixel
+    expected = (depth.detach() - half)[half > 0].abs().mean()
+    torch.testing.assert_close(loss.detach(), expected)

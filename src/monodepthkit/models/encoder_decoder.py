@@ -32,6 +32,9 @@ class EncoderDecoder(nn.Module):
         head: output head name (see `models.heads.HEADS`).
         min_depth: smallest predictable depth in metres.
         max_depth: largest predictable depth in metres.
+        upsample_output: False: no bilinear upsampling of the decoder's output to the image
+            size: DenseDepth's own half-resolution prediction (report 4 trains it against
+            half-resolution ground truth).
 
     Input ``image`` [B, 3, H, W] in [0, 1], normalised inside with the backbone's mean and std;
     any H and W >= 32. The decoder ends at the encoder's finest resolution (1/2 for most
@@ -48,8 +51,10 @@ class EncoderDecoder(nn.Module):
         head: str = "log",
         min_depth: float = 0.1,
         max_depth: float = 100.0,
+        upsample_output: bool = True,
     ) -> None:
         super().__init__()
+        self.upsample_output = upsample_output
         if decoder_width <= 0:
             raise MdkError(f"encoder_decoder: decoder_width must be > 0, got {decoder_width}")
         self.encoder = create_encoder(backbone, pretrained=pretrained, weights=weights)
@@ -61,10 +66,17 @@ class EncoderDecoder(nn.Module):
         self.head = build_head(head, min_depth, max_depth)
 
     def forward(self, image: Tensor) -> dict[str, Tensor]:
-        """Predict depth: image [B, 3, H, W] in [0, 1] -> ``{"depth": [B, 1, H, W]}`` metres."""
+        """Predict depth: image [B, 3, H, W] in [0, 1] -> ``{"depth": [B, 1, H, W]}`` metres.
+
+        With ``upsample_output=False`` the depth keeps the decoder's resolution (the backbone's
+        first feature map, H/2 x W/2 for DenseNet and most timm backbones).
+        """
         features = self.encoder((image - self.mean) / self.std)
         logits = self.decoder(features)
-        logits = F.interpolate(logits, size=image.shape[-2:], mode="bilinear", align_corners=False)
+        if self.upsample_output:
+            logits = F.interpolate(
+                logits, size=image.shape[-2:], mode="bilinear", align_corners=False
+            )
         return {"depth": self.head(logits)}
 
 

@@ -190,6 +190,11 @@ class PackNet(nn.Module):
         output_scale: finest decoder scale built, 0 (full resolution, paper) to 3; report 4
             uses 1 (its ground truth has half the image resolution): the stages finer than it are
             not built and its prediction is upsampled bilinearly to the image size.
+        upsample_output: False: that upsampling is not done either, so ``depth``/``disp`` have
+            the ``output_scale`` resolution [B, 1, ceil(H/2^s), ceil(W/2^s)] (report 4: "we do
+            not upsample, but rather use the unpacking operations and stop when the right output
+            resolution is found"); `SupervisedTask` then compares it with ground truth resized
+            to that resolution, and the Predictor resizes it to the image.
         features_3d: filters of the 3D convolutions (paper: 8).
         channels: widths of the stem and of the five encoder stages, multiples of 16 (GroupNorm
             groups). PackNet01 (paper): ``(64, 64, 64, 128, 256, 512)``; the code's
@@ -219,6 +224,7 @@ class PackNet(nn.Module):
         min_depth: float = 0.5,
         max_depth: float = 100.0,
         output_scale: int = 0,
+        upsample_output: bool = True,
         features_3d: int = 8,
         channels: tuple[int, ...] | list[int] = (64, 64, 64, 128, 256, 512),
         pad: bool = True,
@@ -226,6 +232,7 @@ class PackNet(nn.Module):
         super().__init__()
         _check_options(version, dropout, activation, min_depth, max_depth, output_scale, channels)
         self.version, self.output_scale, self.pad = version, int(output_scale), pad
+        self.upsample_output = bool(upsample_output)
         self.head = PackNetOutput(min_depth, max_depth, activation, inverse_depth)
         self.min_depth, self.max_depth = self.head.min_depth, self.head.max_depth
 
@@ -316,6 +323,11 @@ class PackNet(nn.Module):
         for scale in range(self.num_scales if self.training else 1):
             size = (math.ceil(height / 2**scale), math.ceil(width / 2**scale))
             suffix = "" if scale == 0 else f"_{scale}"
+            if scale < self.output_scale and not self.upsample_output:
+                if scale == 0:  # the full-resolution keys hold the coarsest-built prediction
+                    _, disp, depth = predictions[self.output_scale]
+                    outputs["disp"], outputs["depth"] = disp, depth
+                continue
             if scale >= self.output_scale:
                 _, disp, depth = predictions[scale]
                 outputs["disp" + suffix] = disp[..., : size[0], : size[1]]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import lightning as L
 import torch
+import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
@@ -85,7 +86,11 @@ class SupervisedTask(L.LightningModule):
         return self.net(image)
 
     def model_step(self, batch: dict) -> tuple[Tensor, dict[str, Tensor], Tensor]:
-        """Loss, its named terms and the predicted depth [B, 1, H, W] of one batch."""
+        """Loss, its named terms and the predicted depth [B, 1, h, w] of one batch.
+
+        The prediction has the image's size [H, W] unless the model predicts at a lower
+        resolution; the loss is then computed there, on ground truth resized to [h, w].
+        """
         validate_batch(batch, required=(keys.IMAGE, keys.DEPTH))
         target = batch[keys.DEPTH]
         valid = target > 0
@@ -96,6 +101,12 @@ class SupervisedTask(L.LightningModule):
             else:
                 valid = valid & (target >= low) & (target <= high)
         depth = self(batch[keys.IMAGE])["depth"]
+        if depth.shape[-2:] != target.shape[-2:]:
+            # A model that predicts at a lower resolution (``upsample_output: false``, report 4)
+            # trains against ground truth resized to it, nearest neighbour so that no value is
+            # invented and missing pixels stay missing.
+            target = F.interpolate(target, size=depth.shape[-2:], mode="nearest")
+            valid = F.interpolate(valid.float(), size=depth.shape[-2:], mode="nearest") > 0
         scale = self.hparams.loss_depth_scale or 1.0
         loss, terms = self.loss_fn(depth / scale, target / scale, valid)
         return loss, terms, depth
