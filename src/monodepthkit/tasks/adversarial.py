@@ -169,7 +169,7 @@ class AdversarialTask(L.LightningModule):
         schedule: list[dict] | None = None,
         eval_protocol: str = "none",
         eval_min_depth: float | None = None,
-        eval_max_depth: float | None = 80.0,
+        eval_max_depth: float | None = None,
     ) -> None:
         super().__init__()
         self.save_hyperparameters()

@@ -145,7 +145,7 @@ class SelfSupervisedTask(L.LightningModule):
         lr_gamma: float = 0.1,
         eval_protocol: str = "none",
         eval_min_depth: float | None = None,
-        eval_max_depth: float | None = 80.0,
+        eval_max_depth: float | None = None,
         eval_align: str | None = None,
     ) -> None:
         super().__init__()
