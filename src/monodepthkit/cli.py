@@ -100,22 +100,56 @@ def _run_lightning(argv: list[str]) -> int:
 def _add_eval(commands) -> None:
     parser = commands.add_parser(
         "eval",
-        help="score a checkpoint on a dataset split, or saved predictions against ground truth",
+        help="score a checkpoint on a dataset split, saved predictions, or a pose network",
         description=(
-            "Either --checkpoint CKPT --data ROOT (run the model on a split), or --pred DIR "
-            "--gt DIR (score saved predictions: same file stems, .npy float metres or 16-bit "
-            "PNG metres x256). "
-            "Prints a markdown table and writes OUT/metrics.json and OUT/per_image.csv."
+            "Depth: --checkpoint CKPT --dataset NAME --root ROOT --split SPLIT runs the model "
+            "through the Predictor on a registered dataset (kitti: eigen | eigen_benchmark | "
+            "FILE, Velodyne ground truth at full resolution, annotated for eigen_benchmark, or "
+            "--gt-npz from `mdk data kitti-gt`; nyu_labeled: official = the 654 test frames of "
+            "the .mat; nyu_raw; folder; synthetic). --pred DIR --gt DIR|GT.npz scores saved "
+            "predictions (.npy, or 16-bit PNG metres x256; `mdk predict` output trees are "
+            "matched by name); --pred DIR --dataset ... takes the ground truth from the "
+            "dataset. Prints a markdown table; with --out writes OUT/metrics.json and "
+            "OUT/per_image.csv. "
+            "Pose: `mdk eval pose --checkpoint CKPT --root KITTI_ODOM --sequence 09` prints the "
+            "ATE mean and std on 5-frame snippets (ROOT/sequences/09/image_2, ROOT/poses/09.txt)."
         ),
     )
+    parser.add_argument(
+        "what", nargs="?", default="depth", choices=("depth", "pose"), help="default: depth"
+    )
     source = parser.add_argument_group("model on a dataset")
-    source.add_argument("--checkpoint", type=Path, help=".ckpt from `mdk fit` / `mdk demo`")
-    source.add_argument("--data", type=Path, help="dataset root in the folder format")
-    source.add_argument("--split", default="test", help="split name, or 'all' (default: test)")
+    source.add_argument("--checkpoint", type=Path, help=".ckpt from `mdk fit`/`demo`/`convert`")
+    source.add_argument(
+        "--dataset",
+        help="registered dataset: kitti | nyu_labeled | nyu_raw | folder | synthetic | ... "
+        "(default: folder)",
+    )
+    source.add_argument("--root", "--data", dest="root", type=Path, help="dataset root")
+    source.add_argument(
+        "--split",
+        help="split (default: eigen for kitti, official for nyu_labeled, all for nyu_raw, "
+        "else test); kitti also takes a split file, nyu_labeled SCHEME or SCHEME/SPLIT",
+    )
+    source.add_argument(
+        "--gt-npz", type=Path, help="ground truth from `mdk data kitti-gt` (kitti only)"
+    )
+    source.add_argument(
+        "--option",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="dataset option (YAML value), e.g. variant=camera_z, gt=annotated, raw_depth=true",
+    )
+    source.add_argument("--save-pred", type=Path, help="also write predictions as DIR/NAME.npy")
+    source.add_argument("--flip", action="store_true", help="flip test-time augmentation")
+    source.add_argument("--batch-size", type=int, default=4, help="images per forward pass")
+    source.add_argument("--workers", type=int, default=0, help="DataLoader workers (default 0)")
     source.add_argument("--device", default="auto", help="auto | cpu | cuda | mps")
+    source.add_argument("--sequence", default="09", help="pose: KITTI odometry sequence")
     saved = parser.add_argument_group("saved predictions")
-    saved.add_argument("--pred", type=Path, help="folder of predictions")
-    saved.add_argument("--gt", type=Path, help="folder of ground-truth depth")
+    saved.add_argument("--pred", type=Path, help="folder (tree) of predictions")
+    saved.add_argument("--gt", type=Path, help="folder of ground-truth depth, or a kitti-gt .npz")
     saved.add_argument(
         "--kind",
         default="depth",
@@ -124,9 +158,8 @@ def _add_eval(commands) -> None:
     )
     parser.add_argument(
         "--protocol",
-        default="none",
         choices=("none", "kitti", "nyu"),
-        help="depth caps and crop (default: none)",
+        help="depth caps and crop (default: kitti for kitti and a .npz, nyu for nyu_*, else none)",
     )
     parser.add_argument(
         "--align",
@@ -138,51 +171,140 @@ def _add_eval(commands) -> None:
         "--scale",
         type=float,
         default=1.0,
-        help="fixed factor applied to predictions first (5.4 for Monodepth2 stereo)",
+        help="fixed factor applied to predictions first (5.4 for Monodepth2 stereo "
+        "disparities; a converted stereo checkpoint already applies it)",
     )
     parser.add_argument("--min-depth", type=float, help="override the protocol's min depth (m)")
     parser.add_argument("--max-depth", type=float, help="override the protocol's max depth (m)")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
+    parser.add_argument("--out", type=Path, help="output folder (metrics.json, per_image.csv)")
     parser.set_defaults(handler=_eval)
 
 
-def _eval(args: argparse.Namespace) -> int:
-    from monodepthkit.eval import evaluate_folders, get_protocol, markdown_table
+_DEFAULT_EVAL_SPLITS = {"kitti": "eigen", "nyu_labeled": "official", "nyu_raw": "all"}
 
-    protocol = get_protocol(args.protocol, args.min_depth, args.max_depth)
+
+def _eval(args: argparse.Namespace) -> int:
+    from monodepthkit.eval import get_protocol, markdown_table
+    from monodepthkit.eval.checkpoint import default_protocol
+
+    if args.what == "pose":
+        return _eval_pose(args)
+    dataset = args.dataset or "folder"
+    split = args.split or _DEFAULT_EVAL_SPLITS.get(dataset, "test")
+    options = _dataset_options(args.option)
+    npz_gt = args.gt is not None and args.gt.suffix == ".npz"
+    protocol_name = args.protocol or ("kitti" if npz_gt else default_protocol(dataset))
+    protocol = get_protocol(protocol_name, args.min_depth, args.max_depth)
     if args.checkpoint is not None:
-        if args.data is None or args.pred is not None:
-            raise MdkError("eval: --checkpoint needs --data ROOT (and no --pred/--gt)")
+        if args.root is None or args.pred is not None or args.gt is not None:
+            raise MdkError(
+                "eval: --checkpoint needs --root ROOT (with --dataset and --split), and no "
+                "--pred/--gt"
+            )
+        if args.gt_npz is not None and dataset != "kitti":
+            raise MdkError(f"eval: --gt-npz is KITTI ground truth; got --dataset {dataset}")
         from monodepthkit.eval.checkpoint import evaluate_checkpoint
 
         evaluator = evaluate_checkpoint(
             args.checkpoint,
-            args.data,
-            split=args.split,
-            protocol=args.protocol,
+            args.root,
+            split=split,
+            protocol=protocol_name,
             align=args.align,
             min_depth=args.min_depth,
             max_depth=args.max_depth,
             scale=args.scale,
+            batch_size=args.batch_size,
             device=args.device,
+            dataset=dataset,
+            dataset_options=options,
+            gt_npz=args.gt_npz,
+            save_predictions=args.save_pred,
+            flip=args.flip,
+            num_workers=args.workers,
         )
         label = args.checkpoint.name
-    elif args.pred is not None and args.gt is not None:
-        evaluator = evaluate_folders(
-            args.pred,
-            args.gt,
-            protocol,
-            align=args.align or "none",
-            scale=args.scale,
-            kind=args.kind,
-        )
+    elif args.pred is not None and (args.gt is not None or args.root is not None):
+        evaluator = _eval_saved(args, protocol, dataset, split, options, npz_gt)
         label = args.pred.name
     else:
-        raise MdkError("eval: give either --checkpoint CKPT --data ROOT, or --pred DIR --gt DIR")
-    path = evaluator.write(args.out)
+        raise MdkError(
+            "eval: give --checkpoint CKPT --dataset NAME --root ROOT, or --pred DIR --gt "
+            "DIR|GT.npz, or --pred DIR --dataset NAME --root ROOT"
+        )
     print(markdown_table({label: evaluator.summary()}))
-    print(f"wrote {path}")
+    if args.out is not None:
+        print(f"wrote {evaluator.write(args.out)}")
     return 0
+
+
+def _eval_saved(args, protocol, dataset: str, split: str, options: dict, npz_gt: bool):
+    """Saved predictions against a ground-truth folder, a kitti-gt .npz or a dataset."""
+    from monodepthkit.eval import evaluate_folders
+    from monodepthkit.eval.report import evaluate_saved_predictions
+
+    settings = {"align": args.align or "none", "scale": args.scale, "kind": args.kind}
+    if args.gt is not None and not npz_gt:
+        if args.gt.is_file():
+            raise MdkError(
+                f"--gt {args.gt}: expected a folder of depth maps or a .npz from "
+                "`mdk data kitti-gt`"
+            )
+        return evaluate_folders(args.pred, args.gt, protocol, **settings)
+    if npz_gt:
+        from monodepthkit.data.kitti import load_gt_depths
+
+        names, depths = load_gt_depths(args.gt)
+        if not all(names):
+            raise MdkError(
+                f"--gt {args.gt}: the file has no image names (Monodepth2's own gt_depths.npz); "
+                "write one with `mdk data kitti-gt`"
+            )
+        pairs = zip(names, depths, strict=True)
+    else:
+        from monodepthkit.eval.checkpoint import build_eval_dataset, iter_ground_truth
+
+        pairs = iter_ground_truth(build_eval_dataset(dataset, args.root, split, options))
+    return evaluate_saved_predictions(args.pred, pairs, protocol, **settings)
+
+
+def _eval_pose(args: argparse.Namespace) -> int:
+    import json
+
+    from monodepthkit.eval.odometry import evaluate_pose_checkpoint
+
+    if args.checkpoint is None or args.root is None:
+        raise MdkError("eval pose: needs --checkpoint CKPT --root KITTI_ODOM [--sequence 09]")
+    result = evaluate_pose_checkpoint(
+        args.checkpoint,
+        args.root,
+        args.sequence,
+        device=args.device,
+        batch_size=args.batch_size,
+    )
+    print(
+        f"sequence {int(args.sequence):02d}: ATE {result['ate_mean']:.4f} ± "
+        f"{result['ate_std']:.4f} m over {result['snippets']} snippets of 5 frames"
+    )
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        path = args.out / "pose.json"
+        path.write_text(json.dumps({"sequence": args.sequence, **result}, indent=2) + "\n")
+        print(f"wrote {path}")
+    return 0
+
+
+def _dataset_options(items: list[str]) -> dict:
+    """``KEY=VALUE`` strings -> {key: YAML value}."""
+    import yaml
+
+    options = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise MdkError(f"--option {item}: expected KEY=VALUE, e.g. variant=camera_z")
+        options[key] = yaml.safe_load(value)
+    return options
 
 
 # --- compare --------------------------------------------------------------------------------

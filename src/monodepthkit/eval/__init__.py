@@ -34,7 +34,13 @@ from monodepthkit.eval.protocol import (
     get_protocol,
     resize_prediction,
 )
-from monodepthkit.eval.report import DepthEvaluator, evaluate_folders, markdown_table
+from monodepthkit.eval.report import (
+    DepthEvaluator,
+    PredictionIndex,
+    evaluate_folders,
+    evaluate_saved_predictions,
+    markdown_table,
+)
 
 __all__ = [
     "ALIGN_MODES",
@@ -43,6 +49,7 @@ __all__ = [
     "METRIC_KEYS",
     "PREDICTION_KINDS",
     "DepthEvaluator",
+    "PredictionIndex",
     "Protocol",
     "accumulate_snippet",
     "align_prediction",
@@ -52,6 +59,7 @@ __all__ = [
     "evaluate_folders",
     "evaluate_image",
     "evaluate_pose_sequence",
+    "evaluate_saved_predictions",
     "evaluation_mask",
     "fit_alignment",
     "get_protocol",

@@ -2,7 +2,8 @@
 
 `DepthEvaluator` averages the metrics over images (each image weighs the same, whatever its
 number of valid pixels, as in Monodepth2). `evaluate_folders` evaluates a folder of predictions
-against a folder of ground truth with the same file stems.
+against a folder of ground truth with the same file stems; `evaluate_saved_predictions` a tree
+of predictions against named ground truth (a ``kitti-gt`` .npz, or a dataset's frames).
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import csv
 import json
 import math
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +30,12 @@ from monodepthkit.eval.protocol import (
 )
 
 METRICS_FILE = "metrics.json"
+# Colour views `mdk predict` writes next to the values; they are not predictions.
+_VIEW_SUFFIXES = ("_color", "_side_by_side")
+# A KITTI raw sample name: DRIVE/FRAME, "_r" for the right camera.
+_KITTI_NAME = re.compile(
+    r"(?P<drive>\d{4}_\d{2}_\d{2}_drive_\d{4}_sync)/(?P<frame>\d{10})(?P<right>_r)?"
+)
 PER_IMAGE_FILE = "per_image.csv"
 DEPTH_FILE_SUFFIXES = (".npy", ".png")
 
@@ -261,6 +270,135 @@ def evaluate_folders(
             f"depth_scale ({depth_scale:g} per metre) and the protocol's depth range"
         )
     return evaluator
+
+
+def evaluate_saved_predictions(
+    pred_dir: str | Path,
+    ground_truth: Iterable[tuple[str, Any]],
+    protocol: Protocol | str,
+    align: str = "none",
+    scale: float = 1.0,
+    kind: str = "depth",
+    depth_scale: float = DEPTH_SCALE,
+) -> DepthEvaluator:
+    """Evaluate a tree of saved predictions against named ground truth (in its order).
+
+    Predictions are ``.npy`` files (or 16-bit ``.png``, ``value * depth_scale``) anywhere under
+    ``pred_dir``; ``NAME_color.png`` / ``NAME_side_by_side.png`` views of `mdk predict` are
+    ignored and a ``.npy`` wins over a ``.png`` of the same name. The prediction of a
+    ground-truth name is found by `find_prediction`: ``pred_dir/NAME.npy`` itself (what
+    ``mdk eval --save-pred`` writes), the KITTI raw image path of a ``DRIVE/FRAME`` name (what
+    ``mdk predict KITTI_ROOT`` writes: ``DATE/DRIVE/image_02/data/FRAME.npy``), or the one
+    file whose path holds the name's folders in order and ends with its last part.
+
+    Args:
+        pred_dir: folder of predictions (searched recursively).
+        ground_truth: ``(name, [H, W] metres)`` pairs, e.g. from a ``kitti-gt`` .npz.
+        protocol: a `Protocol` or a protocol name.
+        align: alignment mode (see `DepthEvaluator`).
+        scale: fixed factor applied to predicted depth before alignment.
+        kind: ``"depth"`` or ``"disparity"``.
+        depth_scale: PNG value per metre of prediction PNGs.
+
+    Returns:
+        The filled `DepthEvaluator`.
+
+    Raises:
+        MdkError: a missing folder, a name without (or with two) predictions, bad files.
+    """
+    evaluator = DepthEvaluator(protocol, align=align, scale=scale, kind=kind)
+    index = PredictionIndex(pred_dir)
+    for name, gt in ground_truth:
+        path = index.find(name)
+        try:
+            evaluator.add(name, _read_depth_file(path, depth_scale), gt)
+        except MdkError as exc:
+            raise MdkError(f"{path}: {exc}") from None
+    if evaluator.count == 0:
+        raise MdkError(
+            f"{pred_dir}: no image had a ground-truth pixel inside the protocol's range and "
+            "crop; check the ground truth and --protocol"
+        )
+    return evaluator
+
+
+class PredictionIndex:
+    """The prediction files under a folder, looked up by sample name (see `find`).
+
+    Args:
+        folder: root of the predictions (searched recursively).
+
+    Raises:
+        MdkError: a missing folder, or one without any ``.npy`` / ``.png`` prediction.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise MdkError(f"{self.folder}: prediction folder not found; pass an existing folder")
+        self.files: dict[str, Path] = {}
+        for path in sorted(self.folder.rglob("*")):
+            suffix = path.suffix.lower()
+            if path.is_dir() or path.name.startswith(".") or suffix not in DEPTH_FILE_SUFFIXES:
+                continue
+            if suffix == ".png" and path.stem.endswith(_VIEW_SUFFIXES):
+                continue
+            key = path.relative_to(self.folder).with_suffix("").as_posix()
+            if key not in self.files or suffix == ".npy":
+                self.files[key] = path
+        if not self.files:
+            raise MdkError(
+                f"{self.folder}: no predictions (.npy or 16-bit .png) found; write them with "
+                "`mdk predict --format npy` or `mdk eval --save-pred`"
+            )
+        self._by_stem: dict[str, list[str]] = {}
+        for key in self.files:
+            self._by_stem.setdefault(key.rsplit("/", 1)[-1], []).append(key)
+
+    def find(self, name: str) -> Path:
+        """The prediction file of a sample name.
+
+        Tried in order: the file ``NAME`` itself; for a KITTI ``DRIVE/FRAME`` (``_r``: right
+        camera) name, the file ending in ``DRIVE/image_02/data/FRAME`` (``image_03``); else the
+        only file whose stem is the name's last part and whose folders include the name's
+        folders in order.
+
+        Raises:
+            MdkError: no such file, or two candidates.
+        """
+        if name in self.files:
+            return self.files[name]
+        kitti = _KITTI_NAME.fullmatch(name)
+        if kitti:
+            camera = 3 if kitti["right"] else 2
+            tail = f"{kitti['drive']}/image_0{camera}/data/{kitti['frame']}"
+            candidates = [k for k in self.files if k == tail or k.endswith("/" + tail)]
+        else:
+            *folders, stem = name.split("/")
+            candidates = [
+                key
+                for key in self._by_stem.get(stem, [])
+                if _in_order(folders, key.split("/")[:-1])
+            ]
+        if len(candidates) == 1:
+            return self.files[candidates[0]]
+        if not candidates:
+            raise MdkError(
+                f"{self.folder}: no prediction for image {name!r} (looked for {name}.npy"
+                + (f" and .../{tail}.npy" if kitti else "")
+                + "); predict the dataset root so file paths keep the sequence, e.g. "
+                "`mdk predict ROOT --format npy --out DIR`"
+            )
+        raise MdkError(
+            f"{self.folder}: two predictions match image {name!r}: {candidates[0]} and "
+            f"{candidates[1]}; keep one, or write them as NAME.npy (`mdk eval --save-pred`)"
+        )
+
+
+def _in_order(wanted: list[str], parts: list[str]) -> bool:
+    """Whether ``wanted`` is a subsequence of ``parts``."""
+    remaining = iter(parts)
+    return all(part in remaining for part in wanted)
 
 
 def _list_depth_files(folder: Path, label: str) -> dict[str, Path]:

@@ -14,7 +14,9 @@ What comes out depends on the model (``predictor.output_kind``):
 
 The network runs at the checkpoint's training size when it is known, otherwise at the input size
 rounded to a multiple of 32 (``resolution``); its output is resized back to the input size
-bilinearly (a disparity is resized as a disparity).
+bilinearly. A disparity is resized as a disparity, and so is the depth of a metric model that
+predicts through a disparity (a self-supervised task, e.g. a stereo Monodepth2): its ``1 / depth``
+is resized and inverted afterwards, as Monodepth2's ``evaluate_depth.py`` does.
 """
 
 from __future__ import annotations
@@ -149,6 +151,7 @@ class Predictor:
             self.device = torch.device("cpu")
             self.model = None
             self.net = None
+            self.resize_as_disparity = False
             self._session = _onnx_session(self.onnx_path, select_device(device))
             self.is_metric = True if is_metric is None else bool(is_metric)
         else:
@@ -163,6 +166,9 @@ class Predictor:
             self.is_metric = bool(is_metric)
             self.model = model.eval().to(self.device)
             self.net = InferenceNet(self.model, self.output_kind).eval()
+            # Self-supervised tasks (the ones that say whether they are metric) decode a
+            # disparity; their metric depth is resized as a disparity.
+            self.resize_as_disparity = hasattr(model, "is_metric")
             if self.channels_last:
                 self.net = self.net.to(memory_format=torch.channels_last)
         if precision == "fp16" and self.device.type == "cpu":
@@ -366,9 +372,30 @@ class Predictor:
             return self.predict_tensor(image, flip=flip)[:, 0].float().cpu().numpy()
         return self.predict_many([image], flip=flip)[0]
 
-    def predict_many(self, images: list, flip: bool | None = None) -> list[np.ndarray]:
-        """Predict a list of images of any types and sizes; returns [H_i, W_i] float32 arrays."""
+    def predict_many(
+        self,
+        images: list,
+        flip: bool | None = None,
+        output_sizes: Sequence[Sequence[int]] | None = None,
+    ) -> list[np.ndarray]:
+        """Predict a list of images of any types and sizes.
+
+        Args:
+            images: images as accepted by `__call__`.
+            flip: override the flip test-time augmentation.
+            output_sizes: (height, width) of each output; None = each input's size. Evaluation
+                asks for the ground truth's size, so that the network output is resized once,
+                straight to it (Monodepth2's order).
+
+        Returns:
+            [H_i, W_i] float32 arrays (see `output_kind`).
+        """
         tensors = [to_image_tensor(image) for image in images]
+        if output_sizes is not None and len(output_sizes) != len(tensors):
+            raise MdkError(
+                f"predict_many: {len(output_sizes)} output sizes for {len(tensors)} images; "
+                "give one (height, width) per image"
+            )
         outputs: list[np.ndarray | None] = [None] * len(tensors)
         groups: dict[tuple[int, int], list[int]] = {}
         for index, tensor in enumerate(tensors):
@@ -382,7 +409,9 @@ class Predictor:
                 prediction = self._run(batch, flip)
                 for offset, index in enumerate(chunk):
                     size = tuple(tensors[index].shape[-2:])
-                    resized = _resize_output(prediction[offset : offset + 1], size)
+                    if output_sizes is not None:
+                        size = _size(output_sizes[index])
+                    resized = self._resize_output(prediction[offset : offset + 1], size)
                     outputs[index] = resized[0, 0].float().cpu().numpy()
         return outputs
 
@@ -403,8 +432,15 @@ class Predictor:
         outputs = []
         for start in range(0, images.shape[0], self.batch_size):
             batch = _resize_image(images[start : start + self.batch_size].to(self.device), net_size)
-            outputs.append(_resize_output(self._run(batch, flip), size))
+            outputs.append(self._resize_output(self._run(batch, flip), size))
         return torch.cat(outputs)
+
+    def _resize_output(self, prediction: Tensor, size: Sequence[int]) -> Tensor:
+        """Network output [B, 1, h, w] resized to ``size``, in disparity space when the model
+        predicts through a disparity (see `resize_as_disparity`)."""
+        if self.resize_as_disparity and self.output_kind == "depth":
+            return 1.0 / _resize_output(1.0 / prediction, size)
+        return _resize_output(prediction, size)
 
     def network_size(self, size: Sequence[int]) -> tuple[int, int]:
         """(height, width) the network runs at for an input of ``size``."""
