@@ -394,3 +394,29 @@ def test_prediction_index_matches_names(tmp_path):
         index.find(f"{DRIVES[1]}/0000000000")
     with pytest.raises(MdkError, match="two predictions"):
         index.find("x")
+
+
+# --- NYU raw ---------------------------------------------------------------------------------
+
+
+def test_nyu_raw_frames_with_synced_depth(tiny_checkpoint, tmp_path):
+    from data.test_nyu_raw import write_scene
+    from monodepthkit.data.nyu import NyuRawDataset
+
+    root = tmp_path / "NYU_RAW"
+    write_scene(root / "bedroom_0001")
+    write_scene(root / "kitchen_0002", rgb_times=[7.0, 7.05, 7.1], depth_times=[7.0])
+    out, saved = tmp_path / "eval", tmp_path / "saved"
+    argv = ["eval", "--checkpoint", str(tiny_checkpoint), "--dataset", "nyu_raw"]
+    assert main([*argv, "--root", str(root), "--save-pred", str(saved), "--out", str(out)]) == 0
+    dataset = NyuRawDataset(root, require_depth=True)
+    samples = [dataset[i] for i in range(len(dataset))]
+    names = [sample["name"] for sample in samples]
+    rows = (out / "per_image.csv").read_text().splitlines()[1:]
+    # 9 RGB frames, 2 of them (kitchen 7.05 s, 7.1 s) without a depth frame within 0.04 s
+    assert [row.split(",")[0] for row in rows] == names and len(names) == 7
+    assert "kitchen_0002/r-7.000000-3000000000" in names
+    preds = [np.load(saved / f"{name}.npy") for name in names]
+    gts = [sample["depth"][0].numpy() for sample in samples]
+    measured = assert_metrics(out / "metrics.json", nyu_by_hand(preds, gts))
+    assert measured["protocol"] == "nyu"
