@@ -90,6 +90,11 @@ class Predictor:
         onnx_path: exported ONNX file for the ``onnxruntime`` backend.
         info: free-form facts about the model (architecture, training data, metrics) used by
             model cards.
+
+    Attributes:
+        resize_as_disparity: True for self-supervised tasks (they decode a disparity): their
+            metric depth is resized as ``1 / depth`` and inverted afterwards, as Monodepth2's
+            evaluation does. False for other models and for the ``onnxruntime`` backend.
     """
 
     def __init__(
