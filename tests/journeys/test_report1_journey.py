@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from conftest import REALDATA
+from eval.test_eval_journeys import assert_metrics, kitti_by_hand
 from monodepthkit.cli import main
 from monodepthkit.data.io import read_depth_png, read_matrix, read_rgb, write_rgb
 from monodepthkit.data.prepare import prepare_report1
@@ -22,6 +23,11 @@ RAW_CALIB = REALDATA / "kitti_raw_calib" / "2011_09_26"
 OBJECT_FRAMES = REALDATA / "kitti_object_frames"
 DATE = "2011_09_26"
 HEIGHT, WIDTH = 375, 1242  # S_rect_02 of the 2011_09_26 calibration
+
+
+def read_png16(path: Path) -> np.ndarray:
+    """A 16-bit PNG as read by OpenCV, independent of the project's readers."""
+    return cv2.imread(str(path), cv2.IMREAD_UNCHANGED).astype(np.float64)
 
 
 def write_raw_replica(root: Path, drives: int = 2, frames: int = 3) -> Path:
@@ -140,3 +146,14 @@ def test_report1_journey_prepare_then_fit_the_shipped_config(tmp_path, monkeypat
     state = torch.load(checkpoints[0], map_location="cpu", weights_only=False)
     assert state["global_step"] == 2
     assert state["hyper_parameters"]["model_kwargs"]["width"] == 64  # the config, not a twin
+
+    # Evaluate on the test split with the KITTI protocol; check it against the hand computation.
+    argv = ["eval", "--checkpoint", str(checkpoints[0]), "--dataset", "folder"]
+    argv += ["--root", "data/kitti_ipbasic", "--split", "test", "--protocol", "kitti"]
+    assert main([*argv, "--save-pred", "preds", "--out", "runs/eval"]) == 0
+    entries = Path("data/kitti_ipbasic/splits/test.txt").read_text().split()
+    sequence, frame = entries
+    pred = np.load(next(Path("preds").rglob(f"{frame}.npy")))
+    gt = read_png16(Path("data/kitti_ipbasic") / sequence / "depth" / f"{frame}.png") / 256.0
+    assert pred.shape == gt.shape == (128, 416)
+    assert_metrics(Path("runs/eval/metrics.json"), kitti_by_hand([pred], [gt], median=False))
