@@ -1,168 +1,383 @@
-"""Learning curve of self-supervised (Monodepth2, mono) training on the synthetic driving world.
+"""Learning proof of self-supervised training (report 5, Monodepth2) on the synthetic driving world.
 
-    nice -n 10 python benchmarks/selfsup_curve.py [--minutes 14] [--size 64x224] [--batch 4]
-        [--pose posecnn|separate|shared]
+The full matrix of issue 13 (target: median-scaled test AbsRel <= 0.20, mean over 3 seeds,
+within 15 CPU-minutes per seed; about 24 runs, several CPU-hours):
 
-Renders (or reuses) a synthetic driving world, trains `SelfSupervisedTask` from scratch (random
-ResNet-18 depth network, a random pose network, frames -1/0/+1, flips and colour jitter with the
-loss on the un-jittered images) for a fixed wall-clock budget, and evaluates the held-out test
-frames at regular steps with the KITTI protocol and per-image median scaling. Prints a markdown
-table ``step | seconds | loss | AbsRel | RMSE | d1`` and the two baselines it must beat: the
-untrained network (step 0) and a constant depth (median-scaled: the ground truth's median
-everywhere). No ground truth is used for training.
+    python benchmarks/selfsup_curve.py --size 128x416 --cpu-minutes 15 --steps 100000 \\
+        --seeds 0 1 2 --configs all
 
-Note on ``--min-depth``: from random weights the pose network's translations start tiny (its
-outputs are multiplied by 0.01), so the parallax the depth must explain is tiny too. With
-Monodepth2's min_depth 0.1 the depth network then drives every disparity to its bound 1 (depth
-0.1) within a few dozen steps and the sigmoid saturates: the depth stays constant (measured).
-A min_depth of 0.001 starts the depth (about 0.002 at disparity 0.5) in proportion to those
-translations; with pretrained networks Monodepth2's 0.1 is fine.
+The reduced run the README quotes (~40 minutes wall on the shared 2-core build machine, two
+processes side by side; the last command only times steps at 128x416 on a small world):
+
+    python benchmarks/selfsup_curve.py --size 64x192 --steps 250 --eval-every 50 \\
+        --seeds 0 1 2 --configs mono_posecnn stereo
+    python benchmarks/selfsup_curve.py --size 64x192 --steps 250 --eval-every 50 \\
+        --seeds 0 --configs mono_separate supervised_unet
+    python benchmarks/selfsup_curve.py --size 128x416 --steps 10 --eval-every 10 --seeds 0 \\
+        --configs mono_posecnn mono_separate --sequences 20 --frames 4 --root /tmp/w416
+
+Renders (or reuses) one synthetic driving world with its stereo partner (default 80 scenes of
+10 frames; whole scenes are split, the last ~10% are the held-out test scenes, >= 8), then
+trains each configuration from random weights (ResNet-18 depth network, Monodepth2's
+``min_depth`` 0.1, Adam at lr 1e-4, batch 4, flips and colour jitter with the loss on the
+un-jittered images) once per seed, for ``--steps`` steps or ``--cpu-minutes`` of process CPU
+time, whichever comes first. No ground truth is used for self-supervised training.
+
+Evaluated (KITTI protocol: ground truth in (1e-3, 80) m, Garg crop): every frame of the test
+scenes and ``--train-eval-frames`` training frames, with per-image median scaling; metric
+models (stereo, mono+stereo, supervised) also without any scaling. References: the untrained
+network (step 0), a constant depth (median-scaled: the ground truth's median everywhere) and
+the supervised U-Net (`unet`, Eigen's scale-invariant log loss with lambda 0.5 on the ground
+truth of the same training frames, same steps, lr, batch and augmentation) as the upper reference.
+
+Configurations (``--configs``; ``all`` = every one):
+
+- ``mono_separate``: mono, the paper's pose network (its own ResNet-18 on both frames).
+- ``mono_posecnn``: mono, PoseCNN (translation times the mean inverse depth, as Monodepth2).
+- ``stereo`` / ``mono_stereo``: the stereo partner (and frames -1, +1), Monodepth2's fixed 0.1
+  baseline; the world's baseline is KITTI's 0.54 m, so depth x 5.4 is metric.
+- ``avg_reprojection``, ``no_automask``, ``no_full_res``: the paper's ablations of
+  ``mono_separate`` (mean instead of minimum reprojection, no auto-masking, each scale's loss
+  at its own resolution).
+- ``supervised_unet``: the upper reference.
+
+Prints markdown tables: the results per configuration (mean and standard deviation over seeds,
+the per-seed values, the spread over test scenes, CPU minutes), stereo with and without median
+scaling, the ablations next to the paper's direction, and the test AbsRel curve.
 """
 
 from __future__ import annotations
 
 import argparse
+import math
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.data import DataLoader
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Subset
 
 from monodepthkit.data import batch as keys
 from monodepthkit.data.folder import FolderDataset
 from monodepthkit.data.synthetic import generate_world
 from monodepthkit.data.transforms import AugmentOptions
 from monodepthkit.eval import get_protocol
+from monodepthkit.losses.supervised import scale_invariant_log_loss
+from monodepthkit.models import create_model
 from monodepthkit.tasks import SelfSupervisedTask
 from monodepthkit.tasks.metrics import batch_depth_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOWN = ("abs_rel", "rmse", "d1")
+RESNET = {"num_layers": 18, "pretrained": False}
+PAPER = {"mode": "mono", "pose_model": "separate"}
+CONFIGS: dict[str, dict] = {
+    "mono_separate": PAPER,
+    "mono_posecnn": {"mode": "mono", "pose_model": "posecnn"},
+    "stereo": {"mode": "stereo"},
+    "mono_stereo": {"mode": "mono+stereo", "pose_model": "separate"},
+    "avg_reprojection": {**PAPER, "reprojection": "mean"},
+    "no_automask": {**PAPER, "automask": False},
+    "no_full_res": {**PAPER, "full_res_multiscale": False},
+    "supervised_unet": {"supervised": True},
+}
+ABLATIONS = {
+    "avg_reprojection": "average reprojection instead of per-pixel minimum",
+    "no_automask": "no auto-masking",
+    "no_full_res": "no full-resolution multi-scale",
+}
+# Monodepth2 (Godard et al. 2019), Table 3: each ablation of the full mono model raises AbsRel.
+PAPER_DIRECTION = "worse (higher AbsRel)"
 
 
 def parse_size(text: str) -> tuple[int, int]:
+    """``"128x416"`` -> (128, 416): height x width, multiples of 32."""
     height, width = (int(v) for v in text.lower().split("x"))
+    if height % 32 or width % 32:
+        raise argparse.ArgumentTypeError(f"size {text}: height and width must be multiples of 32")
     return height, width
 
 
-def evaluate(task: SelfSupervisedTask, loader: DataLoader, constant: bool = False) -> dict:
-    """Mean median-scaled metrics over the loader's frames (KITTI protocol)."""
+def build(config: dict, min_depth: float) -> nn.Module:
+    """The model of a configuration: a `SelfSupervisedTask` or the supervised `unet`."""
+    if config.get("supervised"):
+        return create_model("unet", min_depth=min_depth, max_depth=100.0)
+    options = {k: v for k, v in config.items()}
+    pose_model = options.pop("pose_model", "separate")
+    return SelfSupervisedTask(
+        depth_model_kwargs={**RESNET, "min_depth": min_depth, "max_depth": 100.0},
+        pose_model=pose_model,
+        pose_model_kwargs=RESNET if pose_model == "separate" else {},
+        **options,
+    )
+
+
+def training_data(root: Path, config: dict, batch: int, seed: int) -> DataLoader:
+    """Shuffled training frames with the views the configuration needs."""
+    mode = config.get("mode", "mono")
+    augment = AugmentOptions(flip=True, color_jitter=0.5, keep_unjittered=True)
+    dataset = FolderDataset(
+        root,
+        "train",
+        frame_offsets=(-1, 1) if mode != "stereo" and not config.get("supervised") else (),
+        stereo=mode != "mono",
+        require_depth=bool(config.get("supervised")),
+        augment=augment,
+    )
+    generator = torch.Generator().manual_seed(seed)
+    return DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True, generator=generator)
+
+
+def predict_depth(model: nn.Module, image: Tensor) -> Tensor:
+    """[B, 1, H, W] depth (times the task's depth_scale for a self-supervised task)."""
+    return model(image)["depth"]
+
+
+def evaluate(model: nn.Module | None, loader: DataLoader, metric: bool) -> dict[str, float]:
+    """Mean metrics over the loader's frames (KITTI protocol); None = constant depth.
+
+    Returns:
+        ``abs_rel``, ``rmse``, ``d1`` (median-scaled per image), ``scene_std`` (standard
+        deviation over scenes of the per-scene mean AbsRel), ``ratio`` (mean of the per-image
+        median ground truth / median prediction) and, for a metric model, ``abs_rel_metric``
+        (no scaling).
+    """
     protocol = get_protocol("kitti")
-    rows = []
-    task.eval()
+    rows, metric_rows, scenes, ratios = [], [], [], []
+    if model is not None:
+        model.eval()
     with torch.no_grad():
         for batch in loader:
             image, gt = batch[keys.IMAGE], batch[keys.DEPTH]
-            depth = torch.ones_like(gt) if constant else task(image)["depth"]
+            depth = torch.ones_like(gt) if model is None else predict_depth(model, image)
             rows += batch_depth_metrics(depth, gt, protocol, align="median")
-    task.train()
-    return {name: float(np.mean([row[name] for row in rows])) for name in SHOWN}
+            if metric:
+                metric_rows += batch_depth_metrics(depth, gt, protocol, align="none")
+            scenes += [name.split("/")[0] for name in batch[keys.NAME]]
+            for pred, target in zip(depth, gt, strict=True):
+                valid = target > 0
+                ratios.append(float(target[valid].median() / pred[valid].median()))
+    if model is not None:
+        model.train()
+    by_scene = defaultdict(list)
+    for scene, row in zip(scenes, rows, strict=True):
+        by_scene[scene].append(row["abs_rel"])
+    shown = ("abs_rel", "rmse", "d1")
+    result = {name: float(np.mean([row[name] for row in rows])) for name in shown}
+    result["scene_std"] = float(np.std([np.mean(v) for v in by_scene.values()]))
+    result["ratio"] = float(np.mean(ratios))
+    if metric:
+        result["abs_rel_metric"] = float(np.mean([row["abs_rel"] for row in metric_rows]))
+    return result
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--minutes", type=float, default=14.0, help="training wall-clock budget")
-    parser.add_argument("--size", type=parse_size, default=(64, 224), help="HxW, multiples of 32")
-    parser.add_argument("--batch", type=int, default=4)
-    parser.add_argument("--lr", type=float, default=2e-4)
-    parser.add_argument(
-        "--min-depth",
-        type=float,
-        default=0.001,
-        help="depth at disparity 1 (Monodepth2: 0.1); see the note below",
-    )
-    parser.add_argument(
-        "--pose", default="posecnn", help="pose network (posecnn is the cheapest on a CPU)"
-    )
-    parser.add_argument("--eval-every", type=int, default=50, help="steps between evaluations")
-    parser.add_argument("--eval-frames", type=int, default=48, help="test frames evaluated")
-    parser.add_argument("--sequences", type=int, default=24)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--root", type=Path, help="world folder (default: per size in .cache)")
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    torch.manual_seed(args.seed)
-    height, width = args.size
-    if args.root is None:
-        args.root = ROOT / f".cache/synthetic/selfsup_curve_{height}x{width}"
-
-    generate_world(
-        args.root,
-        preset="driving",
-        num_sequences=args.sequences,
-        frames_per_sequence=30,
-        seed=args.seed,
-        width=width,
-        height=height,
-        progress=False,
-    )
-    augment = AugmentOptions(flip=True, color_jitter=0.5, keep_unjittered=True)
-    train = FolderDataset(args.root, "train", frame_offsets=(-1, 1), augment=augment)
-    test = FolderDataset(args.root, "test", require_depth=True)
-    picked = np.linspace(0, len(test) - 1, min(args.eval_frames, len(test))).round().astype(int)
-    test_loader = DataLoader(torch.utils.data.Subset(test, picked.tolist()), batch_size=8)
-    loader = DataLoader(train, batch_size=args.batch, shuffle=True, drop_last=True, num_workers=0)
-
-    pose_kwargs = {"num_layers": 18, "pretrained": False} if args.pose == "separate" else {}
-    task = SelfSupervisedTask(
-        depth_model_kwargs={"num_layers": 18, "pretrained": False, "min_depth": args.min_depth},
-        pose_model=args.pose,
-        pose_model_kwargs=pose_kwargs,
-        mode="mono",
-        lr=args.lr,
-    )
-    optimizer = torch.optim.Adam(task.parameters(), lr=args.lr)
-    constant = evaluate(task, test_loader, constant=True)
-    rows = [(0, 0.0, float("nan"), evaluate(task, test_loader))]
-    print(f"train frames {len(train)}, test frames evaluated {len(picked)}, {height}x{width}")
-    print(f"step 0: {rows[0][3]}", flush=True)
-
-    budget = args.minutes * 60.0
-    start = time.perf_counter()
-    step, losses = 0, []
-    task.train()
-    while time.perf_counter() - start < budget:
+def train_run(name: str, seed: int, args: argparse.Namespace, evals: dict) -> dict:
+    """Train one configuration from random weights with one seed; evaluate along the way."""
+    config = CONFIGS[name]
+    supervised = bool(config.get("supervised"))
+    torch.manual_seed(seed)
+    model = build(config, args.min_depth)
+    metric = supervised or config.get("mode", "mono") != "mono"
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    loader = training_data(args.root, config, args.batch, seed)
+    curve = [(0, 0.0, evaluate(model, evals["test"], metric)["abs_rel"])]
+    untrained = curve[0][2]
+    protocol = get_protocol("kitti")
+    cpu_budget = args.cpu_minutes * 60.0
+    cpu_start, wall_start = time.process_time(), time.perf_counter()
+    step, losses, automask = 0, [], []
+    model.train()
+    while step < args.steps and time.process_time() - cpu_start < cpu_budget:
         for batch in loader:
-            loss, _, _ = task.model_step(batch)
+            if supervised:
+                gt = batch[keys.DEPTH]
+                depth = model(batch[keys.IMAGE])["depth"]
+                valid = (gt > protocol.min_depth) & (gt < protocol.max_depth)
+                loss = scale_invariant_log_loss(depth, gt, valid, lam=0.5)
+            else:
+                loss, terms, _ = model.model_step(batch)
+                automask.append(float(terms["automask"]))
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             losses.append(float(loss.detach()))
             step += 1
-            elapsed = time.perf_counter() - start
-            if step % args.eval_every == 0 or elapsed >= budget:
-                metrics = evaluate(task, test_loader)
-                mean_loss = float(np.mean(losses[-args.eval_every :]))
-                rows.append((step, elapsed, mean_loss, metrics))
-                print(f"step {step} ({elapsed:.0f} s, loss {mean_loss:.4f}): {metrics}", flush=True)
-            if elapsed >= budget:
+            cpu = time.process_time() - cpu_start
+            done = step >= args.steps or cpu >= cpu_budget
+            if step % args.eval_every == 0 or done:
+                curve.append((step, cpu, evaluate(model, evals["test"], metric)["abs_rel"]))
+                print(
+                    f"  {name} seed {seed} step {step} ({cpu / 60:.1f} CPU-min, loss "
+                    f"{np.mean(losses[-args.eval_every :]):.4f}): test AbsRel {curve[-1][2]:.4f}",
+                    flush=True,
+                )
+            if done:
                 break
+    return {
+        "steps": step,
+        "cpu_s": time.process_time() - cpu_start,
+        "wall_s": time.perf_counter() - wall_start,
+        "untrained": untrained,
+        "curve": curve,
+        "test": evaluate(model, evals["test"], metric),
+        "train": evaluate(model, evals["train"], metric),
+        "automask": float(np.mean(automask[-50:])) if automask else math.nan,
+    }
 
+
+def mean_std(values: list[float]) -> str:
+    return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
+
+
+def print_tables(results: dict, constant: dict, args: argparse.Namespace, world: str) -> None:
+    height, width = args.size
     print()
     print(
-        f"Self-supervised Monodepth2 (mono, ResNet-18 from scratch, {args.pose} pose network, "
-        f"batch {args.batch}, "
-        f"{height}x{width}, Adam lr {args.lr:g}, {torch.get_num_threads()} threads), synthetic "
-        f"driving world, {len(picked)} test frames, KITTI protocol, per-image median scaling"
+        f"{world}; {height}x{width}, batch {args.batch}, Adam lr {args.lr:g}, min_depth "
+        f"{args.min_depth:g}, random weights, at most {args.steps} steps or "
+        f"{args.cpu_minutes:g} CPU-minutes per run, seeds {' '.join(map(str, args.seeds))}, "
+        f"{torch.get_num_threads()} threads. AbsRel: KITTI protocol, per-image median "
+        "scaling; mean ± std over seeds."
     )
     print()
-    print("| step | seconds | train loss | AbsRel | RMSE | d1 |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    for step, seconds, loss, metrics in rows:
-        shown = "-" if np.isnan(loss) else f"{loss:.4f}"
+    print(
+        "| config | steps | CPU-min/run | test AbsRel | per seed | train AbsRel | test RMSE | "
+        "test d1 | scene spread | auto-mask kept |"
+    )
+    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    for name, runs in results.items():
+        tests = [r["test"]["abs_rel"] for r in runs]
+        automask = np.mean([r["automask"] for r in runs])
         print(
-            f"| {step} | {seconds:.0f} | {shown} | {metrics['abs_rel']:.4f} | "
-            f"{metrics['rmse']:.3f} | {metrics['d1']:.3f} |"
+            f"| {name} | {np.mean([r['steps'] for r in runs]):.0f} | "
+            f"{np.mean([r['cpu_s'] for r in runs]) / 60:.1f} | {mean_std(tests)} | "
+            f"{' '.join(f'{v:.3f}' for v in tests)} | "
+            f"{mean_std([r['train']['abs_rel'] for r in runs])} | "
+            f"{np.mean([r['test']['rmse'] for r in runs]):.2f} | "
+            f"{np.mean([r['test']['d1'] for r in runs]):.3f} | "
+            f"{np.mean([r['test']['scene_std'] for r in runs]):.3f} | "
+            f"{'-' if math.isnan(automask) else f'{automask:.2f}'} |"
         )
+    untrained = [
+        r["untrained"]
+        for name, runs in results.items()
+        if not CONFIGS[name].get("supervised")
+        for r in runs
+    ]
+    if untrained:
+        print(f"| untrained depth network (step 0) | 0 | 0 | {mean_std(untrained)} | | | | | | |")
+    print(
+        f"| constant depth | | | {constant['abs_rel']:.3f} | | | {constant['rmse']:.2f} | "
+        f"{constant['d1']:.3f} | {constant['scene_std']:.3f} | |"
+    )
+
+    metric = [name for name, runs in results.items() if "abs_rel_metric" in runs[0]["test"]]
+    if metric:
+        print()
+        print("| config | test AbsRel, median-scaled | test AbsRel, no scaling | gt/pred median |")
+        print("|---|---:|---:|---:|")
+        for name in metric:
+            runs = results[name]
+            print(
+                f"| {name} | {mean_std([r['test']['abs_rel'] for r in runs])} | "
+                f"{mean_std([r['test']['abs_rel_metric'] for r in runs])} | "
+                f"{mean_std([r['test']['ratio'] for r in runs])} |"
+            )
+
+    ablations = [name for name in ABLATIONS if name in results]
+    if ablations and "mono_separate" in results:
+        full = [r["test"]["abs_rel"] for r in results["mono_separate"]]
+        print()
+        print("| variant (mono, separate pose) | test AbsRel | vs full model | paper | agrees |")
+        print("|---|---:|---:|---|---|")
+        print(f"| full model | {mean_std(full)} | | | |")
+        for name in ablations:
+            values = [r["test"]["abs_rel"] for r in results[name]]
+            delta = np.mean(values) - np.mean(full)
+            spread = max(np.std(values), np.std(full))
+            verdict = "yes" if delta > spread else ("no" if delta < -spread else "within noise")
+            print(
+                f"| {ABLATIONS[name]} | {mean_std(values)} | {delta:+.3f} | {PAPER_DIRECTION} | "
+                f"{verdict} |"
+            )
+
     print()
-    print("| baseline | AbsRel | RMSE | d1 |")
-    print("|---|---:|---:|---:|")
-    for label, metrics in (("untrained network", rows[0][3]), ("constant depth", constant)):
-        print(
-            f"| {label} | {metrics['abs_rel']:.4f} | {metrics['rmse']:.3f} | {metrics['d1']:.3f} |"
+    names = list(results)
+    print("| step | " + " | ".join(names) + " |")
+    print("|---:|" + "---:|" * len(names))
+    steps = sorted({s for runs in results.values() for r in runs for s, _, _ in r["curve"]})
+    for step in steps:
+        cells = []
+        for name in names:
+            values = [v for r in results[name] for s, _, v in r["curve"] if s == step]
+            cells.append(f"{np.mean(values):.3f}" if len(values) == len(results[name]) else "")
+        print(f"| {step} | " + " | ".join(cells) + " |")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--configs", nargs="+", default=["mono_separate", "mono_posecnn"])
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--steps", type=int, default=1000, help="training steps per run (cap)")
+    parser.add_argument("--cpu-minutes", type=float, default=15.0, help="process CPU time cap")
+    parser.add_argument("--size", type=parse_size, default=(128, 416), help="HxW")
+    parser.add_argument("--batch", type=int, default=4)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--min-depth", type=float, default=0.1, help="Monodepth2's 0.1")
+    parser.add_argument("--eval-every", type=int, default=100, help="steps between curve points")
+    parser.add_argument("--sequences", type=int, default=80, help="scenes (>= 80: >= 8 test)")
+    parser.add_argument("--frames", type=int, default=10, help="frames per scene")
+    parser.add_argument("--train-eval-frames", type=int, default=80)
+    parser.add_argument("--world-seed", type=int, default=0)
+    parser.add_argument(
+        "--threads", type=int, default=1, help="torch threads (1: fastest per CPU-second here)"
+    )
+    parser.add_argument("--root", type=Path, help="world folder (default: per size in .cache)")
+    args = parser.parse_args()
+    names = list(CONFIGS) if args.configs == ["all"] else args.configs
+    unknown = [name for name in names if name not in CONFIGS]
+    if unknown:
+        parser.error(f"unknown configs {unknown}; choose from {', '.join(CONFIGS)} or all")
+    torch.set_num_threads(args.threads)
+    height, width = args.size
+    if args.root is None:
+        args.root = (
+            ROOT / f".cache/synthetic/selfsup_curve_{height}x{width}_{args.sequences}x{args.frames}"
         )
+    start = time.perf_counter()
+    generate_world(
+        args.root,
+        preset="driving",
+        num_sequences=args.sequences,
+        frames_per_sequence=args.frames,
+        seed=args.world_seed,
+        width=width,
+        height=height,
+        stereo=True,
+        workers=1,
+        progress=False,
+    )
+    test = FolderDataset(args.root, "test", require_depth=True)
+    train = FolderDataset(args.root, "train", require_depth=True)
+    picked = np.linspace(0, len(train) - 1, min(args.train_eval_frames, len(train)))
+    evals = {
+        "test": DataLoader(test, batch_size=8),
+        "train": DataLoader(Subset(train, picked.round().astype(int).tolist()), batch_size=8),
+    }
+    test_scenes = len({sequence.path.name for sequence, _ in test.samples})
+    world = (
+        f"Synthetic driving world, {args.sequences} scenes x {args.frames} frames "
+        f"(stereo, baseline 0.54 m): {len(train)} training frames, {test_scenes} held-out test "
+        f"scenes ({len(test)} frames), {len(picked)} training frames evaluated"
+    )
+    print(f"{world} (rendered or reused in {time.perf_counter() - start:.0f} s)", flush=True)
+    constant = evaluate(None, evals["test"], metric=False)
+    results = {}
+    for name in names:
+        results[name] = [train_run(name, seed, args, evals) for seed in args.seeds]
+    print_tables(results, constant, args, world)
+    print(f"\ntotal wall time {(time.perf_counter() - start) / 60:.1f} min")
 
 
 if __name__ == "__main__":
