@@ -92,8 +92,8 @@ def assert_metrics(path: Path, expected: dict, rel: float = 1e-6) -> dict:
 # --- replicas ------------------------------------------------------------------------------------
 
 
-def write_kitti_replica(root: Path, depth_root: Path | None = None) -> Path:
-    """Two 2011_09_26 drives (frames 0, 1; both colour cameras at 375x1242, Velodyne scans),
+def write_kitti_replica(root: Path, depth_root: Path | None = None, frames: int = 2) -> Path:
+    """Two 2011_09_26 drives (``frames`` frames; both colour cameras at 375x1242, Velodyne scans),
     the real calibration, the Eigen and Eigen-benchmark split files listing frame 0 of each
     drive, and with ``depth_root`` KITTI depth's annotated maps (``val/DRIVE/proj_depth/...``).
     Real scans and images from ../shared/realdata are used when present."""
@@ -115,9 +115,9 @@ def write_kitti_replica(root: Path, depth_root: Path | None = None) -> Path:
     photos = sorted((REALDATA / "kitti_object_frames" / "image_2").glob("*.png"))
     for index, drive in enumerate(DRIVES):
         folder = date / drive
-        for frame in range(2):
+        for frame in range(frames):
             stem = f"{frame:010d}"
-            k = 2 * index + frame
+            k = frames * index + frame
             for camera in (2, 3):
                 if photos:
                     photo = read_rgb(photos[k % len(photos)])
