@@ -157,3 +157,9 @@ def test_report1_journey_prepare_then_fit_the_shipped_config(tmp_path, monkeypat
     gt = read_png16(Path("data/kitti_ipbasic") / sequence / "depth" / f"{frame}.png") / 256.0
     assert pred.shape == gt.shape == (128, 416)
     assert_metrics(Path("runs/eval/metrics.json"), kitti_by_hand([pred], [gt], median=False))
+
+    # Report 1's Table 2: the MSE on [0, 1]-normalised depth of each split (README command).
+    argv = ["compare", str(checkpoints[0]), "--data", "data/kitti_ipbasic", "--protocol", "kitti"]
+    assert main([*argv, "--mse-splits", "train,val,test", "--out", "runs/report1"]) == 0
+    table = Path("runs/report1/compare.md").read_text()
+    assert "train" in table and "val" in table and "test" in table
