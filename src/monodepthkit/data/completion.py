@@ -7,9 +7,11 @@ pipeline (``fill_in_fast``); `complete_tree` runs it over a KITTI tree in parall
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -187,7 +189,6 @@ def complete_tree(
         MdkError: no source found under ``root`` (showing the layouts), a missing
             calibration (naming the drive), or a bad file (naming it).
     """
-    from tqdm.auto import tqdm
 
     from monodepthkit.data.kitti import DEPTH_VARIANTS, read_raw_calibration
 
@@ -204,16 +205,35 @@ def complete_tree(
     def run(job: _Job) -> None:
         _run_job(job, calibrations.get(job.date_dir), variant, extrapolate, blur)
 
-    with tqdm(total=len(jobs), desc="completing depth", unit="map", disable=not progress) as bar:
-        if workers > 1 and len(jobs) > 1:
+    run_in_threads(run, jobs, workers, "completing depth", "map", progress)
+    return len(jobs)
+
+
+def run_in_threads(
+    function: Callable[[Any], None],
+    items: Sequence[Any],
+    workers: int,
+    desc: str,
+    unit: str,
+    progress: bool = True,
+) -> None:
+    """Call ``function`` on every item in a pool of ``workers`` threads, with a progress bar.
+
+    Threads suit the file jobs of this package: OpenCV, PNG coding and file reads release the
+    GIL. ``workers`` <= 1 (or a single item) runs in the calling thread. An exception of any
+    call is raised here.
+    """
+    from tqdm.auto import tqdm
+
+    with tqdm(total=len(items), desc=desc, unit=unit, disable=not progress) as bar:
+        if workers > 1 and len(items) > 1:
             with ThreadPoolExecutor(workers) as pool:
-                for _ in pool.map(run, jobs):
+                for _ in pool.map(function, items):
                     bar.update()
         else:
-            for job in jobs:
-                run(job)
+            for item in items:
+                function(item)
                 bar.update()
-    return len(jobs)
 
 
 def _find_jobs(root: Path, out: Path) -> list[_Job]:

@@ -11,13 +11,12 @@ left colour images with dense ground truth completed from the sparse LiDAR by IP
 from __future__ import annotations
 
 import json
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from monodepthkit.data.completion import complete_depth
+from monodepthkit.data.completion import complete_depth, run_in_threads
 from monodepthkit.data.io import read_rgb, write_depth_png, write_matrix, write_rgb
 from monodepthkit.data.transforms import resize_depth, resize_image, scale_intrinsics
 from monodepthkit.errors import MdkError
@@ -99,8 +98,6 @@ def prepare_report1(
         MdkError: no drive or no frame with a depth source under ``root``, a missing
             calibration, bad fractions or split mode.
     """
-    from tqdm.auto import tqdm
-
     from monodepthkit.data.kitti import read_raw_calibration
 
     if split_by not in ("frame", "drive"):
@@ -127,15 +124,7 @@ def prepare_report1(
     def run(pair: _Pair) -> None:
         _write_pair(pair, out, size, calibrations[pair.drive], overwrite)
 
-    with tqdm(total=len(chosen), desc="report 1 pairs", unit="pair", disable=not progress) as bar:
-        if workers > 1 and len(chosen) > 1:
-            with ThreadPoolExecutor(workers) as pool:
-                for _ in pool.map(run, chosen):
-                    bar.update()
-        else:
-            for pair in chosen:
-                run(pair)
-                bar.update()
+    run_in_threads(run, chosen, workers, "report 1 pairs", "pair", progress)
 
     splits = _split(chosen, fractions, split_by, rng)
     (out / "splits").mkdir(parents=True, exist_ok=True)
