@@ -90,7 +90,7 @@ def test_fit_saves_config_and_resumes(tmp_path, tiny_world, monkeypatch):
 
     args = ["fit", "--config", str(config), "--trainer.max_steps", "5", "--ckpt_path", str(last)]
     assert main(args) == 0
-    resumed = tmp_path / "runs" / "lightning_logs" / "version_1" / "checkpoints" / "last.ckpt"
+    resumed = run / "checkpoints" / "last.ckpt"  # the same run folder: the curves continue
     assert torch.load(resumed, weights_only=False)["global_step"] == 5  # continued, not restarted
 
     out = tmp_path / "eval"

@@ -21,17 +21,19 @@ d_every: 5}``.
 
 Steps count training batches (= generator steps): ``trainer.global_step`` counts only the
 generator's optimiser, so ``max_steps``, validation intervals and checkpoint intervals mean the
-same as for `SupervisedTask`. Checkpoints hold both networks and both optimisers, and the
-schedule is a function of the step, so a resumed run continues it where it stopped.
+same as for `SupervisedTask`. Checkpoints hold both networks, both optimisers (with D's current
+learning rate) and the schedule; the schedule is a function of the step, so a resumed run
+continues it where it stopped (a warning says when the resumed run's schedule differs).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import lightning as L
 import torch
+from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from monodepthkit.data import batch as keys
@@ -65,6 +67,9 @@ class ScheduleSwitch:
 
 
 _START = ScheduleSwitch(step=0)
+
+# Checkpoint key of the discriminator schedule a run was trained with.
+SCHEDULE_KEY = "adversarial_schedule"
 
 
 def parse_schedule(schedule: Sequence[dict] | None) -> tuple[ScheduleSwitch, ...]:
@@ -298,6 +303,18 @@ class AdversarialTask(L.LightningModule):
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[TASK_KEY] = task_class_path(self)
+        checkpoint[SCHEDULE_KEY] = [asdict(switch) for switch in self.schedule]
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # The schedule is a function of the step, so a resumed run continues it exactly, but
+        # only if it is the schedule the run started with.
+        saved = checkpoint.get(SCHEDULE_KEY)
+        if saved is not None and parse_schedule(saved) != self.schedule:
+            rank_zero_warn(
+                f"AdversarialTask: the checkpoint was trained with the discriminator schedule "
+                f"{saved}, this run has {[asdict(switch) for switch in self.schedule]}: from "
+                f"step {checkpoint.get('global_step')} on, the new one applies"
+            )
 
     def configure_optimizers(self) -> list[torch.optim.Optimizer]:
         """Two Adam optimisers: ``[generator, discriminator]``."""
