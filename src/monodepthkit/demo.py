@@ -17,6 +17,7 @@ from monodepthkit.data.folder import FolderDataset
 from monodepthkit.eval import DepthEvaluator, get_protocol, markdown_table
 from monodepthkit.eval.checkpoint import evaluate_checkpoint
 from monodepthkit.tasks import SupervisedTask
+from monodepthkit.training import progress_bar
 
 WORLD = SyntheticOptions(preset="driving", num_sequences=30, frames_per_sequence=20, seed=0)
 TRAIN_SIZE = (64, 208)  # half of the 128x416 files; predictions are evaluated at full size
@@ -73,6 +74,7 @@ def run_demo(
         max_steps=steps,
         logger=TensorBoardLogger(out, name="logs"),
         enable_checkpointing=False,
+        callbacks=[progress_bar()],  # "Epoch 11/14", not Lightning's "Epoch 11/-2"
         log_every_n_steps=20,
         check_val_every_n_epoch=5,
         enable_model_summary=False,

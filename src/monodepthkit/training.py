@@ -89,6 +89,8 @@ class MdkCLI(LightningCLI):
                 "checkpoint.monitor": "step",
                 "checkpoint.mode": "max",
                 "checkpoint.save_last": True,
+                # A resumed run writes into its own folder: same names, same states.
+                "checkpoint.enable_version_counter": False,
             }
         )
         parser.add_argument(
@@ -163,6 +165,12 @@ class RunCheckpoint(ModelCheckpoint):
         self.interrupted = False
         self._sigint = False
         self._previous_handler: Any = None
+
+    @property
+    def state_key(self) -> str:
+        # One key whatever the intervals: a run resumed with another ``every_n_train_steps``
+        # still knows its checkpoints (and overwrites ``last.ckpt`` instead of adding last-v1).
+        return f"{type(self).__name__}{{'monitor': {self.monitor!r}}}"
 
     def on_train_start(self, trainer: L.Trainer, pl_module: LightningModule) -> None:
         super().on_train_start(trainer, pl_module)
