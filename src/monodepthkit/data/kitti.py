@@ -541,6 +541,15 @@ def annotated_depth_path(
     return next((path for path in candidates if path.is_file()), candidates[0])
 
 
+def sample_name(entry: SplitEntry) -> str:
+    """The sample name of a split entry: ``DRIVE/FRAME`` (10 digits), ``_r`` for camera 3.
+
+    Unique across drives (frame numbers repeat); `KittiDataset`, `export_gt_depths` and the
+    evaluation match ground truth and predictions by it.
+    """
+    return f"{entry.drive}/{entry.frame:010d}{'_r' if entry.camera == 3 else ''}"
+
+
 def _missing_error(root: Path, split: str, missing: list[tuple[SplitEntry, str]], total: int):
     shown = "; ".join(f"'{entry}' ({what})" for entry, what in missing[:5])
     more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
@@ -652,9 +661,8 @@ class KittiDataset(Dataset):
         calibration = self.calibrations[entry.date]
         image = read_rgb(drive.images(camera)[entry.frame])
         size = self.image_size or image.shape[:2]
-        suffix = "_r" if camera == 3 else ""
         sample: dict = {
-            keys.NAME: f"{entry.drive}/{entry.frame:010d}{suffix}",
+            keys.NAME: sample_name(entry),
             keys.IMAGE: to_image_tensor(resize_image(image, size)),
         }
         K = scale_intrinsics(calibration.intrinsics(camera), calibration.image_size(camera), size)
@@ -818,9 +826,7 @@ def export_gt_depths(
     data = np.empty(len(maps), dtype=object)
     for index, depth in enumerate(maps):
         data[index] = depth
-    names = np.array(
-        [f"{e.drive}/{e.frame:010d}{'_r' if e.camera == 3 else ''}" for e in dataset.entries]
-    )
+    names = np.array([sample_name(entry) for entry in dataset.entries])
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.savez_compressed(out, data=data, names=names)

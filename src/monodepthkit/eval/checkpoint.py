@@ -289,9 +289,10 @@ def iter_ground_truth(dataset: Dataset) -> Iterator[tuple[str, np.ndarray]]:
 
 def dataset_names(dataset: Dataset) -> list[str]:
     """The sample names of a dataset, in order (KITTI without reading any file)."""
-    entries = getattr(dataset, "entries", None)
-    if entries is not None and hasattr(dataset, "drives"):
-        return [f"{e.drive}/{e.frame:010d}{'_r' if e.camera == 3 else ''}" for e in entries]
+    from monodepthkit.data.kitti import KittiDataset, sample_name
+
+    if isinstance(dataset, KittiDataset):
+        return [sample_name(entry) for entry in dataset.entries]
     return [dataset[index][keys.NAME] for index in range(len(dataset))]
 
 
