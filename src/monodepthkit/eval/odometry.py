@@ -94,6 +94,7 @@ def predict_relative_poses(
     Raises:
         MdkError: a task without a pose network, or fewer than two frames.
     """
+    from monodepthkit.geometry.disparity import mean_inverse_depth
     from monodepthkit.geometry.pose import transformation_from_parameters
 
     pose_net = getattr(task, "pose_net", None)
@@ -118,7 +119,7 @@ def predict_relative_poses(
         axis_angle, translation = pose_net(first, second, features_a, features_b)
         if getattr(pose_net, "translation_times_mean_inverse_depth", False):
             depth = task.depth_net(first)["depth"]
-            translation = translation * (1.0 / depth).mean(dim=(1, 2, 3))[:, None]
+            translation = translation * mean_inverse_depth(depth)
         poses.append(transformation_from_parameters(axis_angle, translation).double().cpu())
     return torch.cat(poses).numpy()
 

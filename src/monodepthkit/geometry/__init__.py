@@ -7,7 +7,7 @@ from monodepthkit.geometry.camera import (
     project_points,
     transform_points,
 )
-from monodepthkit.geometry.disparity import depth_to_disp, disp_to_depth
+from monodepthkit.geometry.disparity import depth_to_disp, disp_to_depth, mean_inverse_depth
 from monodepthkit.geometry.pose import axis_angle_to_matrix, transformation_from_parameters
 from monodepthkit.geometry.warp import warp_to_target
 
@@ -17,6 +17,7 @@ __all__ = [
     "depth_to_disp",
     "disp_to_depth",
     "invert_transform",
+    "mean_inverse_depth",
     "pixel_grid",
     "project_points",
     "transform_points",

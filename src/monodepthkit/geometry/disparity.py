@@ -57,6 +57,19 @@ def depth_to_disp(depth: Tensor, min_depth: float, max_depth: float) -> Tensor:
     return (1.0 / depth - min_disp) / (max_disp - min_disp)
 
 
+def mean_inverse_depth(depth: Tensor) -> Tensor:
+    """Mean of 1 / depth over each image's pixels: PoseCNN's translation unit (Monodepth2).
+
+    Args:
+        depth: [B, 1, H, W] depth, > 0 (units of the depth network's ``min_depth``).
+
+    Returns:
+        [B, 1] mean inverse depth, 1 / those units; differentiable (not detached, as in
+        Monodepth2).
+    """
+    return (1.0 / depth).mean(dim=(2, 3))
+
+
 def _check_range(min_depth: float, max_depth: float) -> None:
     if not 0 < min_depth < max_depth:
         raise ValueError(

@@ -60,6 +60,7 @@ from monodepthkit.data.batch import validate_batch
 from monodepthkit.data.transforms import scale_intrinsics
 from monodepthkit.errors import MdkError
 from monodepthkit.eval import get_protocol
+from monodepthkit.geometry.disparity import mean_inverse_depth
 from monodepthkit.geometry.pose import transformation_from_parameters
 from monodepthkit.geometry.warp import warp_to_target
 from monodepthkit.losses.photometric import (
@@ -509,19 +510,6 @@ def stereo_transform(T_stereo: Tensor, baseline: float | None) -> Tensor:
     )
     transform[:, 0, 3] = sign * baseline
     return transform
-
-
-def mean_inverse_depth(depth: Tensor) -> Tensor:
-    """Mean of 1 / depth over each image's pixels: PoseCNN's translation unit (Monodepth2).
-
-    Args:
-        depth: [B, 1, H, W] depth, > 0 (units of the depth network's ``min_depth``).
-
-    Returns:
-        [B, 1] mean inverse depth, 1 / those units; differentiable (not detached, as in
-        Monodepth2).
-    """
-    return (1.0 / depth).mean(dim=(2, 3))
 
 
 def velocity_loss(
