@@ -49,6 +49,7 @@ scaling, the ablations next to the paper's direction, and the test AbsRel curve.
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import time
 from collections import defaultdict
@@ -226,6 +227,34 @@ def train_run(name: str, seed: int, args: argparse.Namespace, evals: dict) -> di
     }
 
 
+def run(name: str, seed: int, args: argparse.Namespace, evals: dict) -> dict:
+    """`train_run`, or its result from ``args.results`` when the same setting already ran."""
+    if args.results is None:
+        return train_run(name, seed, args, evals)
+    setting = {
+        key: getattr(args, key)
+        for key in ("size", "batch", "lr", "min_depth", "steps", "cpu_minutes", "threads")
+    }
+    setting.update(sequences=args.sequences, frames=args.frames, world_seed=args.world_seed)
+    setting["size"] = list(setting["size"])
+    path = args.results / f"{name}_seed{seed}.json"
+    if path.exists():
+        saved = json.loads(path.read_text())
+        if saved["setting"] != setting:
+            raise SystemExit(
+                f"{path} was run with {saved['setting']}, not {setting}: use another --results "
+                "folder or delete the file"
+            )
+        print(f"  {name} seed {seed}: reusing {path}", flush=True)
+        return saved["result"]
+    result = train_run(name, seed, args, evals)
+    args.results.mkdir(parents=True, exist_ok=True)
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps({"setting": setting, "result": result}, indent=1))
+    partial.replace(path)
+    return result
+
+
 def mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
@@ -334,6 +363,13 @@ def main() -> None:
         "--threads", type=int, default=1, help="torch threads (1: fastest per CPU-second here)"
     )
     parser.add_argument("--root", type=Path, help="world folder (default: per size in .cache)")
+    parser.add_argument(
+        "--results",
+        type=Path,
+        help="folder of one JSON per finished run (config_seedN.json): runs found there are "
+        "not trained again, so the matrix can be split over processes, resumed after a stop "
+        "and printed as one table",
+    )
     args = parser.parse_args()
     names = list(CONFIGS) if args.configs == ["all"] else args.configs
     unknown = [name for name in names if name not in CONFIGS]
@@ -373,9 +409,7 @@ def main() -> None:
     )
     print(f"{world} (rendered or reused in {time.perf_counter() - start:.0f} s)", flush=True)
     constant = evaluate(None, evals["test"], metric=False)
-    results = {}
-    for name in names:
-        results[name] = [train_run(name, seed, args, evals) for seed in args.seeds]
+    results = {name: [run(name, seed, args, evals) for seed in args.seeds] for name in names}
     print_tables(results, constant, args, world)
     print(f"\ntotal wall time {(time.perf_counter() - start) / 60:.1f} min")
 
