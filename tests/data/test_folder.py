@@ -6,9 +6,10 @@ from conftest import write_tree
 from monodepthkit.data.datamodule import DepthDataModule
 from monodepthkit.data.folder import FolderDataset
 from monodepthkit.data.io import read_depth_png, write_depth_png, write_rgb
-from monodepthkit.data.transforms import hflip_sample, scale_intrinsics
+from monodepthkit.data.transforms import hflip_sample
 from monodepthkit.errors import MdkError
 from monodepthkit.geometry import backproject_depth, project_points, transform_points
+from monodepthkit.geometry.camera import scale_intrinsics
 
 
 def test_sample_follows_the_contract(folder_tree):

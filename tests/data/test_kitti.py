@@ -28,8 +28,9 @@ from monodepthkit.data.kitti import (
     velodyne_to_depth,
 )
 from monodepthkit.data.registry import get_dataset_builder
-from monodepthkit.data.transforms import AugmentOptions, scale_intrinsics
+from monodepthkit.data.transforms import AugmentOptions
 from monodepthkit.errors import MdkError
+from monodepthkit.geometry.camera import scale_intrinsics
 
 OBJECT_FRAMES = REALDATA / "kitti_object_frames"
 RAW_CALIB = REALDATA / "kitti_raw_calib" / "2011_09_26"

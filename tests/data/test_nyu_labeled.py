@@ -21,9 +21,10 @@ from monodepthkit.data.nyu import (
     split_indices,
 )
 from monodepthkit.data.registry import get_dataset_builder
-from monodepthkit.data.transforms import AugmentOptions, scale_intrinsics
+from monodepthkit.data.transforms import AugmentOptions
 from monodepthkit.errors import MdkError
 from monodepthkit.geometry import project_points
+from monodepthkit.geometry.camera import scale_intrinsics
 
 SPLITS_MAT = REALDATA / "splits_bts" / "splits.mat"
 

@@ -321,8 +321,14 @@ def test_presets_use_the_published_intrinsics():
     K = PRESETS["driving"].camera_matrix(416, 128)
     np.testing.assert_allclose(K, [[0.58 * 416, 0, 208], [0, 1.92 * 128, 64], [0, 0, 1]])
     K = PRESETS["indoor"].camera_matrix(320, 240)
+    # Halving moves pixel centres: c' = (c + 0.5) / 2 - 0.5.
     np.testing.assert_allclose(
-        K, [[518.8579 / 2, 0, 325.5824 / 2], [0, 519.4696 / 2, 253.7362 / 2], [0, 0, 1]]
+        K,
+        [
+            [518.8579 / 2, 0, (325.5824 + 0.5) / 2 - 0.5],
+            [0, 519.4696 / 2, (253.7362 + 0.5) / 2 - 0.5],
+            [0, 0, 1],
+        ],
     )
     assert (PRESETS["driving"].width, PRESETS["driving"].height) == (416, 128)
     assert (PRESETS["indoor"].width, PRESETS["indoor"].height) == (320, 240)

@@ -16,7 +16,6 @@ from monodepthkit.data.transforms import (
     permute_channels_sample,
     random_scale_crop_sample,
     scale_crop_sample,
-    scale_intrinsics,
 )
 from monodepthkit.errors import MdkError
 from monodepthkit.geometry import project_points
@@ -360,20 +359,3 @@ def test_augment_options_parse_from_yaml():
         color_jitter=0.5, crop_scale=(1.0, 1.25), channel_swap=0.25
     )
     assert module.augment.brightness == 0.2 and module.augment.hue == 0.1
-
-
-def test_scale_intrinsics_of_a_tensor_batch_matches_the_array_formula():
-    K = torch.tensor([[[721.5, 0.0, 609.6], [0.0, 721.5, 172.9], [0.0, 0.0, 1.0]]] * 2)
-    K[1, 0, 1] = 0.5  # a skew term scales with x
-    scaled = scale_intrinsics(K, (375, 1242), (64, 224))
-    assert scaled.dtype == K.dtype and scaled.shape == K.shape
-    assert K[0, 0, 0] == 721.5  # the input is left untouched
-    sy, sx = 64 / 375, 224 / 1242
-    expected = [[721.5 * sx, 0.5 * sx, (609.6 + 0.5) * sx - 0.5], [0, 721.5 * sy, 0], [0, 0, 1]]
-    expected[1][2] = (172.9 + 0.5) * sy - 0.5
-    torch.testing.assert_close(scaled[1], torch.tensor(expected))
-    for index in range(2):
-        torch.testing.assert_close(
-            scaled[index].double(),
-            torch.from_numpy(scale_intrinsics(K[index].numpy(), (375, 1242), (64, 224))),
-        )

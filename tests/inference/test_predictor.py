@@ -11,6 +11,7 @@ from torch import Tensor, nn
 from infer_helpers import TRAIN_SIZE
 from monodepthkit import MdkError, Predictor
 from monodepthkit.data.io import write_rgb
+from monodepthkit.data.synthetic import PRESETS
 from monodepthkit.models import create_model, list_models
 
 
@@ -43,9 +44,12 @@ def test_from_checkpoint_reads_training_size_and_camera(tiny_checkpoint):
     assert predictor.input_size == TRAIN_SIZE
     assert predictor.output_kind == "depth"
     assert predictor.network_size((101, 203)) == TRAIN_SIZE
-    # The synthetic driving camera (fx = 0.58 W, fy = 1.92 H, centred) at the asked size.
+    # The synthetic driving camera (fx = 0.58 W, fy = 1.92 H, centred at 416 x 128) at the
+    # asked size, exactly the K the data loaders give an image of that size.
     K = predictor.intrinsics_for((96, 256))
-    np.testing.assert_allclose(K, [[0.58 * 256, 0, 128], [0, 1.92 * 96, 48], [0, 0, 1]])
+    expected = [[0.58 * 256, 0, 208.5 * 256 / 416 - 0.5], [0, 1.92 * 96, 64.5 * 96 / 128 - 0.5]]
+    np.testing.assert_allclose(K, [*expected, [0, 0, 1]])
+    np.testing.assert_allclose(K, PRESETS["driving"].camera_matrix(256, 96))
 
 
 @pytest.mark.parametrize("resolution", ["auto", "input", (48, 80)])

@@ -37,11 +37,11 @@ from monodepthkit.data.transforms import (
     augment_sample,
     resize_depth,
     resize_image,
-    scale_intrinsics,
     to_depth_tensor,
     to_image_tensor,
 )
 from monodepthkit.errors import MdkError
+from monodepthkit.geometry.camera import scale_intrinsics
 
 ALL_FRAMES = "all"
 

@@ -50,11 +50,11 @@ from monodepthkit.data.transforms import (
     augment_sample,
     resize_depth,
     resize_image,
-    scale_intrinsics,
     to_depth_tensor,
     to_image_tensor,
 )
 from monodepthkit.errors import MdkError
+from monodepthkit.geometry.camera import scale_intrinsics
 
 DEPTH_VARIANTS = ("monodepth2", "monodepth2_projected", "camera_z")
 """Velodyne ground-truth variants of `velodyne_to_depth`."""
@@ -402,7 +402,7 @@ def project_camera_z(
     """Project points to a z-depth map: pixel centres at integers, the nearest point wins.
 
     A point with camera z-depth z > 0 and projection (u, v) lands in column floor(u + 0.5) and
-    row floor(v + 0.5) (the convention of `monodepthkit.data.transforms.scale_intrinsics`);
+    row floor(v + 0.5) (the convention of `monodepthkit.geometry.camera.scale_intrinsics`);
     the stored value is z, and where several points hit one pixel the smallest z is kept.
 
     Args:

@@ -57,11 +57,11 @@ from monodepthkit.data.transforms import (
     augment_sample,
     resize_depth,
     resize_image,
-    scale_intrinsics,
     to_depth_tensor,
     to_image_tensor,
 )
 from monodepthkit.errors import MdkError
+from monodepthkit.geometry.camera import crop_intrinsics, scale_intrinsics
 
 NYU_SIZE = (480, 640)
 """(height, width) of NYU v2 frames, at which the calibration is given."""
@@ -133,8 +133,7 @@ def kinect_intrinsics(
     source = NYU_SIZE
     if crop is not None:
         top, bottom, left, right = crop
-        K[0, 2] -= left
-        K[1, 2] -= top
+        K = crop_intrinsics(K, top, left)
         source = (bottom - top, right - left)
     return scale_intrinsics(K, source, size)
 
@@ -350,8 +349,7 @@ class NyuLabeledDataset(Dataset):
         if self.border == "crop":
             top, bottom, left, right = self.border_box
             image, depth = image[top:bottom, left:right], depth[top:bottom, left:right]
-            K[0, 2] -= left
-            K[1, 2] -= top
+            K = crop_intrinsics(K, top, left)
         elif self.border == "mask":
             depth = _mask_outside(depth, self.border_box)
         source_size = image.shape[:2]

@@ -18,8 +18,9 @@ import numpy as np
 
 from monodepthkit.data.completion import complete_depth, run_in_threads
 from monodepthkit.data.io import read_rgb, write_depth_png, write_matrix, write_rgb
-from monodepthkit.data.transforms import resize_depth, resize_image, scale_intrinsics
+from monodepthkit.data.transforms import resize_depth, resize_image
 from monodepthkit.errors import MdkError
+from monodepthkit.geometry.camera import scale_intrinsics
 
 # Report 1's numbers: "we trained on only 3824 image-depth map pairs", "downscaled to 416x128",
 # "60% of the data in the training set, 20% for validation, and 20% for testing".

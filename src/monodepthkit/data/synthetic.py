@@ -41,8 +41,9 @@ from monodepthkit.data.io import (
     write_rgb,
 )
 from monodepthkit.errors import MdkError
+from monodepthkit.geometry.camera import scale_intrinsics
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 """Bumped whenever the rendered output changes, so cached worlds are not silently reused."""
 
 
@@ -59,8 +60,8 @@ class SyntheticPreset:
         stereo_baseline: distance of the right camera along the left camera's +x axis, metres.
         fps: frames per second of the trajectories.
         frames_per_sequence: default number of frames per sequence.
-        intrinsics: (fx, fy, cx, cy) in pixels at ``reference_size``; K scales linearly with the
-            image size (the monodepth2 convention of normalised intrinsics).
+        intrinsics: (fx, fy, cx, cy) in pixels at ``reference_size``; other image sizes get K
+            from `monodepthkit.geometry.camera.scale_intrinsics` (pixel centres map).
         reference_size: (width, height) in pixels at which ``intrinsics`` are given.
     """
 
@@ -86,9 +87,9 @@ class SyntheticPreset:
             [3, 3] float64 K in pixels of a W x H image.
         """
         fx, fy, cx, cy = self.intrinsics
-        sx = width / self.reference_size[0]
-        sy = height / self.reference_size[1]
-        return np.array([[fx * sx, 0.0, cx * sx], [0.0, fy * sy, cy * sy], [0.0, 0.0, 1.0]])
+        K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+        reference_width, reference_height = self.reference_size
+        return scale_intrinsics(K, (reference_height, reference_width), (height, width))
 
 
 PRESETS: dict[str, SyntheticPreset] = {
@@ -101,9 +102,10 @@ PRESETS: dict[str, SyntheticPreset] = {
         stereo_baseline=0.54,
         fps=10.0,
         frames_per_sequence=30,
-        # monodepth2's normalised KITTI intrinsics (fx = 0.58 W, fy = 1.92 H, centred).
-        intrinsics=(0.58, 1.92, 0.5, 0.5),
-        reference_size=(1, 1),
+        # monodepth2's normalised KITTI intrinsics (fx = 0.58 W, fy = 1.92 H, cx = W / 2,
+        # cy = H / 2) at the default 416 x 128.
+        intrinsics=(0.58 * 416, 1.92 * 128, 208.0, 64.0),
+        reference_size=(416, 128),
     ),
     "indoor": SyntheticPreset(
         name="indoor",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
 from dataclasses import dataclass
 
 import cv2
@@ -23,6 +22,7 @@ from monodepthkit.data.batch import (
     unjittered_key,
 )
 from monodepthkit.errors import MdkError
+from monodepthkit.geometry.camera import crop_intrinsics, flip_intrinsics, scale_intrinsics
 
 
 def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -44,29 +44,6 @@ def resize_depth(depth: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.resize(depth, (width, height), interpolation=cv2.INTER_NEAREST)
 
 
-def scale_intrinsics(
-    K: np.ndarray | Tensor, from_size: Sequence[int], to_size: Sequence[int]
-) -> np.ndarray | Tensor:
-    """Intrinsics after resizing an image from ``from_size`` to ``to_size`` ((H, W) in pixels).
-
-    With pixel centres at integer coordinates, a coordinate maps as u' = (u + 0.5) * sx - 0.5.
-
-    Args:
-        K: [..., 3, 3] intrinsics in pixels: a numpy array (returned as a float64 copy) or a
-            tensor (returned as a new tensor of its dtype and device, e.g. a batch [B, 3, 3]).
-        from_size: (H, W) of the image K belongs to.
-        to_size: (H, W) after resizing.
-    """
-    sy, sx = to_size[0] / from_size[0], to_size[1] / from_size[1]
-    K = K.clone() if isinstance(K, Tensor) else np.array(K, dtype=np.float64, copy=True)
-    K[..., 0, 0] *= sx
-    K[..., 1, 1] *= sy
-    K[..., 0, 1] *= sx
-    K[..., 0, 2] = (K[..., 0, 2] + 0.5) * sx - 0.5
-    K[..., 1, 2] = (K[..., 1, 2] + 0.5) * sy - 0.5
-    return K
-
-
 # Mirroring the x axis: flipped-image transforms are F @ T @ F.
 _FLIP_X = torch.diag(torch.tensor([-1.0, 1.0, 1.0, 1.0], dtype=torch.float64))
 
@@ -84,10 +61,7 @@ def hflip_sample(sample: dict) -> dict:
         if _is_per_sample_value(key):
             out[key] = value
         elif key == INTRINSICS:
-            K = value.clone()
-            K[0, 2] = width - 1 - K[0, 2]
-            K[0, 1] = -K[0, 1]
-            out[key] = K
+            out[key] = flip_intrinsics(value, width)
         elif key.startswith("T_"):
             flip = _FLIP_X.to(value.dtype)
             out[key] = flip @ value @ flip
@@ -264,7 +238,7 @@ def scale_crop_sample(sample: dict, scaled_size: tuple[int, int], offset: tuple[
     maps by nearest neighbour ("nearest-exact", the same convention), so 0 = no ground truth is
     never blended with valid depth. Depth values are unchanged: depth is metric z, and the
     zoomed image shows the same scene through a longer focal length, which is why ``K`` must
-    change with it: it is scaled as in `scale_intrinsics`, then (cx, cy) shift by -(left, top).
+    change with it: it is scaled and cropped with `monodepthkit.geometry.camera`'s convention.
     Poses ``T_*``, ``speed`` and ``name`` are unchanged. Note that a network which does not see
     ``K`` learns from zoomed samples that the same apparent size can mean different depths.
 
@@ -299,9 +273,7 @@ def scale_crop_sample(sample: dict, scaled_size: tuple[int, int], offset: tuple[
             out[key] = value
         elif key == INTRINSICS:
             K = scale_intrinsics(value.detach().cpu().numpy(), (height, width), scaled_size)
-            K[0, 2] -= left
-            K[1, 2] -= top
-            out[key] = torch.from_numpy(K).to(value)
+            out[key] = torch.from_numpy(crop_intrinsics(K, top, left)).to(value)
         elif key.startswith(("image", UNJITTERED_PREFIX)):
             out[key] = _resize(value, scaled_size, "bilinear")[..., rows, cols]
         elif key.startswith("depth"):
@@ -416,7 +388,6 @@ __all__ = [
     "resize_depth",
     "resize_image",
     "scale_crop_sample",
-    "scale_intrinsics",
     "to_depth_tensor",
     "to_image_tensor",
 ]

@@ -33,6 +33,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from monodepthkit.errors import MdkError
+from monodepthkit.geometry.camera import scale_intrinsics
 
 OUTPUT_KINDS = ("depth", "disparity")
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -346,15 +347,11 @@ class Predictor:
 
     def intrinsics_for(self, size: Sequence[int]) -> np.ndarray | None:
         """The model's camera K [3, 3] in pixels of an image of ``size`` (height, width),
-        scaled linearly from the size it was given for; None if the model has none."""
+        resized from the size it was given for with the data loaders' convention
+        (`monodepthkit.geometry.camera.scale_intrinsics`); None if the model has none."""
         if self.intrinsics is None:
             return None
-        height, width = size
-        K = self.intrinsics.copy()
-        K[0] *= width / self.intrinsics_size[1]
-        K[1] *= height / self.intrinsics_size[0]
-        K[2] = (0.0, 0.0, 1.0)
-        return K
+        return scale_intrinsics(self.intrinsics, self.intrinsics_size, size)
 
     # --- prediction ---------------------------------------------------------------------------
 
