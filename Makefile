@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 CONSTRAINTS := .ci/constraints.txt
 
-.PHONY: demo test test-fast bench lint format venv constraints
+.PHONY: demo test test-fast bench bench-learning lint format venv constraints
 
 venv: $(STAMP)
 
@@ -43,6 +43,13 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_models.py
 	$(BIN)/python benchmarks/bench_selfsup.py
 	$(BIN)/python benchmarks/bench_inference.py
+	$(BIN)/python benchmarks/bench_loading.py
+
+# Report 5's learning proof (benchmarks/selfsup_curve.py): the whole matrix of configurations and
+# seeds, several CPU-hours; finished runs are kept in runs/selfsup_curve and not trained again.
+bench-learning: $(STAMP)
+	$(BIN)/python benchmarks/selfsup_curve.py --size 64x192 --cpu-minutes 15 --steps 100000 \
+		--seeds 0 1 2 --configs all --results runs/selfsup_curve
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
