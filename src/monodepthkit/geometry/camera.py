@@ -21,6 +21,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from monodepthkit.errors import InputError, check_shape
+
 Intrinsics = TypeVar("Intrinsics", np.ndarray, Tensor)
 
 
@@ -52,10 +54,9 @@ def backproject_depth(depth: Tensor, K: Tensor) -> Tensor:
     Returns:
         [B, 3, H*W] points (x, y, z) in metres, z equal to ``depth``.
     """
-    if depth.dim() != 4 or depth.shape[1] != 1:
-        raise ValueError(f"depth must have shape [B, 1, H, W], got {tuple(depth.shape)}")
+    check_shape(depth, "B 1 H W", "backproject_depth: depth")
     if K.shape[-2:] != (3, 3) or K.shape[0] != depth.shape[0]:
-        raise ValueError(
+        raise InputError(
             f"K must have shape [B, 3, 3] with B={depth.shape[0]}, got {tuple(K.shape)}"
         )
     batch, _, height, width = depth.shape
@@ -172,11 +173,6 @@ def flip_intrinsics(K: Intrinsics, width: int) -> Intrinsics:
 
 
 def _copy(K: Intrinsics) -> Intrinsics:
-    if isinstance(K, Tensor):
-        if K.shape[-2:] != (3, 3):
-            raise ValueError(f"K must have shape [..., 3, 3], got {tuple(K.shape)}")
-        return K.clone()
-    K = np.array(K, dtype=np.float64, copy=True)
-    if K.shape[-2:] != (3, 3):
-        raise ValueError(f"K must have shape [..., 3, 3], got {K.shape}")
+    K = K.clone() if isinstance(K, Tensor) else np.array(K, dtype=np.float64, copy=True)
+    check_shape(K, "... 3 3", "K")
     return K

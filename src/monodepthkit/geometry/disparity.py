@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from torch import Tensor
 
+from monodepthkit.errors import InputError
+
 
 def disp_to_depth(disp: Tensor, min_depth: float, max_depth: float) -> tuple[Tensor, Tensor]:
     """Turn a sigmoid disparity into a scaled inverse depth and a depth.
@@ -27,7 +29,7 @@ def disp_to_depth(disp: Tensor, min_depth: float, max_depth: float) -> tuple[Ten
         units of ``min_depth``.
 
     Raises:
-        ValueError: ``min_depth`` is not positive or not below ``max_depth``.
+        InputError: ``min_depth`` is not positive or not below ``max_depth``.
     """
     _check_range(min_depth, max_depth)
     min_disp = 1.0 / max_depth
@@ -49,7 +51,7 @@ def depth_to_disp(depth: Tensor, min_depth: float, max_depth: float) -> Tensor:
         (outside that range it leaves [0, 1]; clamp the depth first if needed).
 
     Raises:
-        ValueError: ``min_depth`` is not positive or not below ``max_depth``.
+        InputError: ``min_depth`` is not positive or not below ``max_depth``.
     """
     _check_range(min_depth, max_depth)
     min_disp = 1.0 / max_depth
@@ -72,6 +74,6 @@ def mean_inverse_depth(depth: Tensor) -> Tensor:
 
 def _check_range(min_depth: float, max_depth: float) -> None:
     if not 0 < min_depth < max_depth:
-        raise ValueError(
+        raise InputError(
             f"need 0 < min_depth < max_depth, got min_depth={min_depth}, max_depth={max_depth}"
         )

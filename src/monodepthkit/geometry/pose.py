@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from monodepthkit.errors import MdkError
+from monodepthkit.errors import InputError, check_shape
 
 # Below this squared angle (rad^2) the Rodrigues coefficients use their Taylor series (error
 # below 1e-13): the closed forms divide by the angle, which is undefined at zero.
@@ -31,11 +31,7 @@ def axis_angle_to_matrix(axis_angle: Tensor) -> Tensor:
     Returns:
         [..., 3, 3] rotation matrices (orthonormal, determinant 1).
     """
-    if axis_angle.shape[-1:] != (3,):
-        raise MdkError(
-            f"axis_angle must have shape [..., 3] (rotation vectors in radians), got "
-            f"{tuple(axis_angle.shape)}"
-        )
+    check_shape(axis_angle, "... 3", "axis_angle")
     theta_sq = (axis_angle * axis_angle).sum(dim=-1)
     small = theta_sq < _SMALL_ANGLE_SQ
     # Evaluate the closed forms on a safe angle only, so that the branch torch.where does not
@@ -71,7 +67,7 @@ def transformation_from_parameters(
         [B, 4, 4] rigid transforms.
     """
     if translation.shape != axis_angle.shape:
-        raise MdkError(
+        raise InputError(
             f"translation must have the shape of axis_angle {tuple(axis_angle.shape)} "
             f"([B, 3]), got {tuple(translation.shape)}"
         )
