@@ -59,3 +59,17 @@ def test_tuple_keys_rejected():
     batch[("color", -1, 0)] = torch.rand(2, 3, 8, 10)
     with pytest.raises(MdkError, match="keys must be strings"):
         validate_batch(batch)
+
+
+def test_shape_only_check_reads_no_values():
+    # Meta tensors hold no data: any value reduction (a host sync on a GPU) would raise.
+    batch = {key: value.to("meta") for key, value in _batch().items() if key != "name"}
+    validate_batch(batch, required=("image", "depth"), values=False)
+    with pytest.raises(MdkError, match=r"batch\['depth'\]: spatial size \(4, 10\) differs"):
+        validate_batch({**batch, "depth": torch.rand(2, 1, 4, 10, device="meta")}, values=False)
+
+
+def test_shape_only_check_skips_value_ranges():
+    validate_batch(
+        _batch(image=torch.rand(2, 3, 8, 10) * 255, depth=-torch.ones(2, 1, 8, 10)), values=False
+    )

@@ -27,8 +27,11 @@ leading B.
 - ``name``: list[str] of length B, "SEQUENCE/FRAME" identifiers that name output files.
 
 Context offsets are written with an explicit sign (``image_+1``) so keys stay unambiguous.
-`validate_batch` checks a sample or batch at the boundary of the data pipeline and tells exactly
-which key is wrong.
+`validate_batch` checks a sample or batch and tells exactly which key is wrong. The values
+(images in [0, 1], depth finite and >= 0) are checked once, where a sample is built
+(`monodepthkit.data.sample.build_sample`); a training step checks only keys, shapes and dtypes
+(``values=False``), because a value check reads the tensors back to the host, one sync per step
+on a GPU.
 """
 
 from __future__ import annotations
@@ -83,14 +86,20 @@ def is_image_key(key: str) -> bool:
 
 
 def validate_batch(
-    batch: Mapping, required: Iterable[str] = (IMAGE,), batched: bool = True
+    batch: Mapping,
+    required: Iterable[str] = (IMAGE,),
+    batched: bool = True,
+    values: bool = True,
 ) -> None:
-    """Check keys, shapes, dtypes and value ranges against the contract.
+    """Check keys, shapes, dtypes and (optionally) value ranges against the contract.
 
     Args:
         batch: a batch (``batched=True``) or a single sample (``batched=False``).
         required: keys that must be present.
         batched: whether tensors carry a leading batch dimension.
+        values: also check that images are in [0, 1] and depth maps finite and >= 0. These
+            reductions read every tensor back to the host (a device sync on a GPU), so the
+            datasets check values where samples are built and a training step passes False.
 
     Raises:
         MdkError: naming the key, the expected and the found shape or value.
@@ -104,7 +113,7 @@ def validate_batch(
     image = batch.get(IMAGE)
     if image is None:
         raise MdkError(f"batch: missing key '{IMAGE}' (present: {sorted(map(str, batch))})")
-    _check_image(IMAGE, image, lead)
+    _check_image(IMAGE, image, lead, values)
     size = tuple(image.shape[-2:])
     prefix = tuple(image.shape[:lead])
     for key, value in batch.items():
@@ -124,14 +133,14 @@ def validate_batch(
                 f"image's {prefix}"
             )
         if is_image_key(key.removeprefix(UNJITTERED_PREFIX)):
-            _check_image(key, value, lead)
+            _check_image(key, value, lead, values)
             _check_size(key, value, size)
         elif key in (DEPTH, STEREO_DEPTH):
             _check_shape(key, value, lead, 1, "[B, 1, H, W]")
             _check_size(key, value, size)
             if not value.is_floating_point():
                 raise MdkError(f"batch['{key}']: expected float metres, found {value.dtype}")
-            if (value < 0).any() or not torch.isfinite(value).all():
+            if values and ((value < 0).any() or not torch.isfinite(value).all()):
                 raise MdkError(
                     f"batch['{key}']: depth must be finite and >= 0 (0 = no ground truth)"
                 )
@@ -157,12 +166,14 @@ def _is_known(key: str) -> bool:
     )
 
 
-def _check_image(key: str, value, lead: int) -> None:
+def _check_image(key: str, value, lead: int, values: bool) -> None:
     if not isinstance(value, torch.Tensor):
         raise MdkError(f"batch['{key}']: expected a tensor, found {type(value).__name__}")
     _check_shape(key, value, lead, 3, "[B, 3, H, W]")
     if not value.is_floating_point():
         raise MdkError(f"batch['{key}']: expected float values in [0, 1], found {value.dtype}")
+    if not values:
+        return
     low, high = float(value.min()), float(value.max())
     if low < 0.0 or high > 1.0:
         raise MdkError(

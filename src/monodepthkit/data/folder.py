@@ -12,10 +12,8 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
-from monodepthkit.data import batch as keys
 from monodepthkit.data.io import (
     DEPTH_SCALE,
     DEPTH_SUFFIXES,
@@ -32,16 +30,9 @@ from monodepthkit.data.io import (
     read_rgb,
 )
 from monodepthkit.data.registry import register_dataset
-from monodepthkit.data.transforms import (
-    AugmentOptions,
-    augment_sample,
-    resize_depth,
-    resize_image,
-    to_depth_tensor,
-    to_image_tensor,
-)
+from monodepthkit.data.sample import ContextFrame, StereoPartner, build_sample
+from monodepthkit.data.transforms import AugmentOptions
 from monodepthkit.errors import MdkError
-from monodepthkit.geometry.camera import scale_intrinsics
 
 ALL_FRAMES = "all"
 
@@ -147,46 +138,41 @@ class FolderDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         sequence, stem = self.samples[index]
         image, source_size = self._read_image(sequence.images[stem])
-        size = self.image_size or source_size
-        sample: dict = {
-            keys.NAME: f"{sequence.path.name}/{stem}",
-            keys.IMAGE: to_image_tensor(resize_image(image, size)),
-        }
-        if sequence.has_depth:
-            depth = self._read_depth(sequence.depth_files[stem])
-            sample[keys.DEPTH] = to_depth_tensor(resize_depth(depth, size))
+        depth = self._read_depth(sequence.depth_files[stem]) if sequence.has_depth else None
         K = sequence.K
         if K is None and self.fov is not None:
             K = intrinsics_from_fov(self.fov[0], source_size, self.fov[1])
-        if K is not None:
-            sample[keys.INTRINSICS] = torch.from_numpy(
-                scale_intrinsics(K, source_size, size)
-            ).float()
         position = sequence.position[stem]
+        context = {}
         for offset in self.frame_offsets:
             neighbour = sequence.stems[position + offset]
-            context, _ = self._read_image(sequence.images[neighbour])
-            sample[keys.context_image_key(offset)] = to_image_tensor(resize_image(context, size))
+            T = dt = None
             if sequence.poses is not None:
                 T = np.linalg.inv(sequence.poses[position + offset]) @ sequence.poses[position]
-                sample[keys.context_transform_key(offset)] = torch.from_numpy(T).float()
             if sequence.timestamps is not None:
-                elapsed = sequence.timestamps[position + offset] - sequence.timestamps[position]
-                sample[keys.time_step_key(offset)] = torch.tensor(elapsed, dtype=torch.float32)
+                dt = sequence.timestamps[position + offset] - sequence.timestamps[position]
+            context[offset] = ContextFrame(self._read_image(sequence.images[neighbour])[0], T, dt)
+        stereo = None
         if self.stereo:
             right, _ = self._read_image(_find_image(sequence.path / "image_right", stem))
-            sample[keys.STEREO_IMAGE] = to_image_tensor(resize_image(right, size))
-            sample[keys.STEREO_TRANSFORM] = torch.from_numpy(sequence.T_right_left).float()
             right_depth = find_depth_file(sequence.path / "depth_right", stem)
-            if right_depth is not None:
-                depth = self._read_depth(right_depth)
-                sample[keys.STEREO_DEPTH] = to_depth_tensor(resize_depth(depth, size))
-        speed = _speed(sequence, position)
-        if speed is not None:
-            sample[keys.SPEED] = torch.tensor(speed, dtype=torch.float32)
-        if self.augment is not None:
-            sample = augment_sample(sample, self.augment)
-        return sample
+            stereo = StereoPartner(
+                right,
+                sequence.T_right_left,
+                self._read_depth(right_depth) if right_depth is not None else None,
+            )
+        return build_sample(
+            f"{sequence.path.name}/{stem}",
+            image,
+            size=self.image_size or source_size,
+            depth=depth,
+            K=K,
+            K_size=source_size,
+            context=context,
+            stereo=stereo,
+            speed=_speed(sequence, position),
+            augment=self.augment,
+        )
 
     def _read_image(self, path: Path) -> tuple[np.ndarray, tuple[int, int]]:
         """([h, w, 3] uint8 image, (H, W) of the file): from the cache when there is one."""

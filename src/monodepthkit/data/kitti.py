@@ -38,23 +38,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
-from monodepthkit.data import batch as keys
 from monodepthkit.data.io import DEPTH_SCALE, IMAGE_SUFFIXES, read_depth_png, read_rgb
 from monodepthkit.data.registry import register_dataset
+from monodepthkit.data.sample import ContextFrame, StereoPartner, build_sample
 from monodepthkit.data.splits import SplitEntry, read_split_file, split_file_path
-from monodepthkit.data.transforms import (
-    AugmentOptions,
-    augment_sample,
-    resize_depth,
-    resize_image,
-    to_depth_tensor,
-    to_image_tensor,
-)
+from monodepthkit.data.transforms import AugmentOptions
 from monodepthkit.errors import MdkError
-from monodepthkit.geometry.camera import scale_intrinsics
 
 DEPTH_VARIANTS = ("monodepth2", "monodepth2_projected", "camera_z")
 """Velodyne ground-truth variants of `velodyne_to_depth`."""
@@ -659,29 +650,28 @@ class KittiDataset(Dataset):
         drive = self.drives[entry.folder]
         camera = entry.camera
         calibration = self.calibrations[entry.date]
-        image = read_rgb(drive.images(camera)[entry.frame])
-        size = self.image_size or image.shape[:2]
-        sample: dict = {
-            keys.NAME: sample_name(entry),
-            keys.IMAGE: to_image_tensor(resize_image(image, size)),
-        }
-        K = scale_intrinsics(calibration.intrinsics(camera), calibration.image_size(camera), size)
-        sample[keys.INTRINSICS] = torch.from_numpy(K).float()
-        depth = self.depth(index)
-        if depth is not None:
-            sample[keys.DEPTH] = to_depth_tensor(resize_depth(depth, size))
-        for offset in self.frame_offsets:
-            neighbour = read_rgb(drive.images(camera)[entry.frame + offset])
-            sample[keys.context_image_key(offset)] = to_image_tensor(resize_image(neighbour, size))
+        images = drive.images(camera)
+        stereo = None
         if self.stereo:
             partner = 5 - camera
-            right = read_rgb(drive.images(partner)[entry.frame])
-            sample[keys.STEREO_IMAGE] = to_image_tensor(resize_image(right, size))
-            T = calibration.stereo_transform(camera, partner)
-            sample[keys.STEREO_TRANSFORM] = torch.from_numpy(T).float()
-        if self.augment is not None:
-            sample = augment_sample(sample, self.augment)
-        return sample
+            stereo = StereoPartner(
+                read_rgb(drive.images(partner)[entry.frame]),
+                calibration.stereo_transform(camera, partner),
+            )
+        return build_sample(
+            sample_name(entry),
+            read_rgb(images[entry.frame]),
+            size=self.image_size,
+            depth=self.depth(index),
+            K=calibration.intrinsics(camera),
+            K_size=calibration.image_size(camera),
+            context={
+                offset: ContextFrame(read_rgb(images[entry.frame + offset]))
+                for offset in self.frame_offsets
+            },
+            stereo=stereo,
+            augment=self.augment,
+        )
 
     def depth(self, index: int) -> np.ndarray | None:
         """Ground truth of entry ``index`` at the calibration's image size.

@@ -46,20 +46,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from torch.utils.data import Dataset
 
-from monodepthkit.data import batch as keys
 from monodepthkit.data.io import read_rgb, write_depth_png, write_matrix, write_rgb
 from monodepthkit.data.registry import register_dataset
-from monodepthkit.data.transforms import (
-    AugmentOptions,
-    augment_sample,
-    resize_depth,
-    resize_image,
-    to_depth_tensor,
-    to_image_tensor,
-)
+from monodepthkit.data.sample import ContextFrame, build_sample
+from monodepthkit.data.transforms import AugmentOptions
 from monodepthkit.errors import MdkError
 from monodepthkit.geometry.camera import crop_intrinsics, scale_intrinsics
 
@@ -128,14 +120,19 @@ def kinect_intrinsics(
     Returns:
         [3, 3] float64 K in pixels of ``size``.
     """
-    fx, fy, cx, cy = RGB_INTRINSICS
-    K = np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
+    K = _kinect_matrix()
     source = NYU_SIZE
     if crop is not None:
         top, bottom, left, right = crop
         K = crop_intrinsics(K, top, left)
         source = (bottom - top, right - left)
     return scale_intrinsics(K, source, size)
+
+
+def _kinect_matrix() -> np.ndarray:
+    """[3, 3] float64 K of the Kinect RGB camera in pixels of 480x640."""
+    fx, fy, cx, cy = RGB_INTRINSICS
+    return np.array([[fx, 0.0, cx], [0.0, fy, cy], [0.0, 0.0, 1.0]])
 
 
 # --- splits ------------------------------------------------------------------------------------
@@ -345,26 +342,16 @@ class NyuLabeledDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         frame = int(self.indices[index])
         image, depth = read_labeled_frame(self._open(), frame, self.depth_key)
-        K = kinect_intrinsics(self.frame_size)
-        if self.border == "crop":
-            top, bottom, left, right = self.border_box
-            image, depth = image[top:bottom, left:right], depth[top:bottom, left:right]
-            K = crop_intrinsics(K, top, left)
-        elif self.border == "mask":
-            depth = _mask_outside(depth, self.border_box)
-        source_size = image.shape[:2]
-        size = self.image_size or source_size
-        K = scale_intrinsics(K, source_size, size)
         depth = np.nan_to_num(depth, nan=0.0, posinf=0.0, neginf=0.0).clip(min=0.0)
-        sample = {
-            keys.NAME: f"nyu_labeled/{frame + 1:04d}",
-            keys.IMAGE: to_image_tensor(resize_image(image, size)),
-            keys.DEPTH: to_depth_tensor(resize_depth(depth, size)),
-            keys.INTRINSICS: torch.from_numpy(K).float(),
-        }
-        if self.augment is not None:
-            sample = augment_sample(sample, self.augment)
-        return sample
+        return build_sample(
+            f"nyu_labeled/{frame + 1:04d}",
+            image,
+            size=self.image_size,
+            depth=_mask_outside(depth, self.border_box) if self.border == "mask" else depth,
+            K=kinect_intrinsics(self.frame_size),
+            crop=self.border_box if self.border == "crop" else None,
+            augment=self.augment,
+        )
 
     def _open(self):
         """The h5py file, opened once per process (h5py handles do not survive a fork)."""
@@ -800,46 +787,36 @@ class NyuRawDataset(Dataset):
         name, position = self.samples[index]
         frames = self.scenes[name]
         frame = frames[position]
-        image = self._image(frame.rgb)
-        crop = self.border_box if self.border == "crop" else None
-        size = self.image_size or image.shape[:2]
-        sample: dict = {
-            keys.NAME: f"{name}/{frame.rgb.stem}",
-            keys.IMAGE: to_image_tensor(resize_image(image, size)),
-            keys.INTRINSICS: torch.from_numpy(kinect_intrinsics(size, crop)).float(),
-        }
+        depth = None
         if self.load_depth:
             if frame.depth is None:
                 depth = np.zeros(NYU_SIZE, dtype=np.float32)
             else:
                 depth = register_depth_to_rgb(read_raw_disparity(frame.depth))
-            if self.border == "crop":
-                top, bottom, left, right = self.border_box
-                depth = depth[top:bottom, left:right]
-            elif self.border == "mask":
+            if self.border == "mask":
                 depth = _mask_outside(depth, self.border_box)
-            sample[keys.DEPTH] = to_depth_tensor(resize_depth(depth, size))
-        for offset in self.frame_offsets:
-            neighbour = frames[position + offset * self.frame_stride]
-            sample[keys.context_image_key(offset)] = to_image_tensor(
-                resize_image(self._image(neighbour.rgb), size)
-            )
-        if self.augment is not None:
-            sample = augment_sample(sample, self.augment)
-        return sample
+        return build_sample(
+            f"{name}/{frame.rgb.stem}",
+            self._image(frame.rgb),
+            size=self.image_size,
+            depth=depth,
+            K=_kinect_matrix(),
+            crop=self.border_box if self.border == "crop" else None,
+            context={
+                offset: ContextFrame(self._image(frames[position + offset * self.frame_stride].rgb))
+                for offset in self.frame_offsets
+            },
+            augment=self.augment,
+        )
 
     def _image(self, path: Path) -> np.ndarray:
+        """[480, 640, 3] uint8 RGB frame, undistorted unless ``undistort`` is False."""
         image = read_rgb(path)
         if image.shape[:2] != NYU_SIZE:
             raise MdkError(
                 f"{path}: expected a 640x480 Kinect frame, found {image.shape[1]}x{image.shape[0]}"
             )
-        if self.undistort:
-            image = undistort_rgb(image)
-        if self.border == "crop":
-            top, bottom, left, right = self.border_box
-            image = image[top:bottom, left:right]
-        return image
+        return undistort_rgb(image) if self.undistort else image
 
 
 def _mask_outside(depth: np.ndarray, box: tuple[int, int, int, int]) -> np.ndarray:
