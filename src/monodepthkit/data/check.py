@@ -24,9 +24,16 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from monodepthkit.data.folder_index import (
+    INTRINSICS_FILE,
+    SPLITS_FOLDER,
+    SequenceFiles,
+    find_sequences,
+    read_split_lines,
+    split_path,
+)
 from monodepthkit.data.io import (
     DEPTH_SCALE,
-    IMAGE_SUFFIXES,
     META_FILE,
     intrinsics_from_fov,
     read_depth,
@@ -138,82 +145,60 @@ class _FrameResult:
 
 
 def _check_folder(report: CheckReport, split: str | None, workers: int) -> None:
-    from monodepthkit.data.folder import list_depth_files
-
     root = report.root
     if not root.is_dir():
         report.problems.append(Problem(root, "data folder not found; " + _FOLDER_LAYOUT))
         return
     depth_scale, fov = _read_folder_meta(report)
-    folders = (
-        [root]
-        if (root / "image").is_dir()
-        else sorted(p for p in root.iterdir() if (p / "image").is_dir())
-    )
-    if not folders:
+    sequences = find_sequences(root)
+    if not sequences:
         report.problems.append(
             Problem(root, "no image/ folder in it or its sub-folders; " + _FOLDER_LAYOUT)
         )
         return
-    names = {(folder.name if folder != root else root.name): folder for folder in folders}
-    images = {
-        name: {
-            p.stem: p
-            for p in sorted((folder / "image").iterdir())
-            if p.suffix.lower() in IMAGE_SUFFIXES
-        }
-        for name, folder in names.items()
-    }
-    selected = _folder_split_entries(report, split, images)
+    selected = _folder_split_entries(report, split, sequences)
     tasks: list[Callable[[], _FrameResult]] = []
-    shared_K = _read_K(report, root / "intrinsics.txt")
+    shared_K_path = root / INTRINSICS_FILE
+    shared_K = _read_K(report, shared_K_path)
     sequence_tasks: dict[str, list[Callable[[], _FrameResult]]] = {}
     sequence_K: dict[str, tuple[np.ndarray | None, Path]] = {}
     frames = depth_maps = 0
-    for name, folder in names.items():
+    for name, files in sequences.items():
         if selected is not None and name not in selected:
             continue  # a split check looks at the split's sequences only
-        stems = images[name]
-        if not stems:
-            report.problems.append(Problem(folder / "image", "no .png/.jpg images in it"))
+        if not files.images:
+            report.problems.append(Problem(files.path / "image", "no .png/.jpg images in it"))
             continue
-        depth_dir = folder / "depth"
-        depth_files = list_depth_files(depth_dir)
-        right_images = folder / "image_right"
-        right_depth = list_depth_files(folder / "depth_right")
-        for stem in sorted(set(depth_files) - set(stems)) if selected is None else []:
+        depth_files = files.depth_files
+        for stem in sorted(set(depth_files) - set(files.images)) if selected is None else []:
             report.problems.append(Problem(depth_files[stem], "depth map without an image"))
-        if (folder / "intrinsics.txt").is_file() and folder != root:
-            own = folder / "intrinsics.txt"
-            sequence_K[name] = (_read_K(report, own), own)
-        else:
-            sequence_K[name] = (shared_K, root / "intrinsics.txt")
-        _check_sequence_files(report, folder, len(stems))
-        if right_images.is_dir() and not (folder / "stereo.txt").is_file():
-            report.problems.append(
-                Problem(folder / "stereo.txt", "file not found (image_right/ needs it)")
-            )
-        wanted = selected.get(name, set()) if selected is not None else set(stems)
+        K_path = files.intrinsics
+        K = shared_K if K_path == shared_K_path else _read_K(report, K_path)
+        sequence_K[name] = (K, K_path)
+        _check_sequence_files(report, files)
+        has_right = files.right_images.is_dir()
+        if has_right and not files.stereo.is_file():
+            report.problems.append(Problem(files.stereo, "file not found (image_right/ needs it)"))
+        wanted = selected.get(name, set()) if selected is not None else set(files.images)
         for stem in sorted(wanted):
             frames += 1
             depth_path = depth_files.get(stem)
             depth_maps += depth_path is not None
-            if depth_dir.is_dir() and depth_path is None:
+            if files.has_depth and depth_path is None:
                 report.problems.append(
                     Problem(
-                        stems[stem],
-                        f"image has no depth map; expected {depth_dir / stem}.png (or .npy, .exr)",
+                        files.images[stem],
+                        f"image has no depth map; expected {files.path / 'depth' / stem}.png "
+                        "(or .npy, .exr)",
                     )
                 )
-            right = None
-            if right_images.is_dir():
-                candidates = [right_images / f"{stem}{s}" for s in IMAGE_SUFFIXES]
-                right = next((c for c in candidates if c.is_file()), None)
-                if right is None:
-                    report.problems.append(
-                        Problem(right_images / f"{stem}.png", "stereo image not found")
-                    )
-            task = _frame_task(stems[stem], depth_path, depth_scale, right, right_depth.get(stem))
+            right = files.stereo_image(stem) if has_right else None
+            if has_right and right is None:
+                report.problems.append(
+                    Problem(files.right_images / f"{stem}.png", "stereo image not found")
+                )
+            right_depth = files.right_depth_files.get(stem)
+            task = _frame_task(files.images[stem], depth_path, depth_scale, right, right_depth)
             tasks.append(task)
             sequence_tasks.setdefault(name, []).append(task)
     results = _run_parallel(tasks, workers)
@@ -281,14 +266,14 @@ def _read_folder_meta(report: CheckReport) -> tuple[float, tuple[float, str] | N
 
 
 def _folder_split_entries(
-    report: CheckReport, split: str | None, images: dict[str, dict[str, Path]]
+    report: CheckReport, split: str | None, sequences: dict[str, SequenceFiles]
 ) -> dict[str, set[str]] | None:
     """Frames of ``split`` by sequence (None = every frame); checks the split files."""
-    split_dir = report.root / "splits"
+    split_dir = report.root / SPLITS_FOLDER
     if split in (None, "all"):
         files = sorted(split_dir.glob("*.txt")) if split_dir.is_dir() else []
     else:
-        files = [split_dir / f"{split}.txt"]
+        files = [split_path(report.root, split)]
     selected: dict[str, set[str]] = {}
     for path in files:
         if not path.is_file():
@@ -297,21 +282,20 @@ def _folder_split_entries(
             )
             continue
         missing, count = [], 0
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 2:
+        for line in read_split_lines(path):
+            if line.name is None:
                 report.problems.append(
-                    Problem(path, f"line {number}: expected 'SEQUENCE FRAME', found '{line}'")
+                    Problem(
+                        path, f"line {line.number}: expected 'SEQUENCE FRAME', found '{line.text}'"
+                    )
                 )
                 continue
             count += 1
-            name, stem = parts
-            if stem not in images.get(name, {}):
-                missing.append(f"{name} {stem}")
+            sequence = sequences.get(line.name)
+            if sequence is None or line.stem not in sequence.images:
+                missing.append(f"{line.name} {line.stem}")
             else:
-                selected.setdefault(name, set()).add(stem)
+                selected.setdefault(line.name, set()).add(line.stem)
         report.counts[f"{path.stem} entries"] = count
         if missing:
             report.problems.append(
@@ -324,8 +308,9 @@ def _folder_split_entries(
     return None if split in (None, "all") else selected
 
 
-def _check_sequence_files(report: CheckReport, folder: Path, count: int) -> None:
-    poses_path = folder / "poses.txt"
+def _check_sequence_files(report: CheckReport, files: SequenceFiles) -> None:
+    count = len(files.images)
+    poses_path = files.poses
     if poses_path.is_file():
         try:
             poses = read_poses(poses_path, count)
@@ -343,7 +328,7 @@ def _check_sequence_files(report: CheckReport, folder: Path, count: int) -> None
                         f"first at line {bad[0] + 1}",
                     )
                 )
-    times_path = folder / "timestamps.txt"
+    times_path = files.timestamps
     if times_path.is_file():
         try:
             times = read_matrix(times_path, (count,))
@@ -354,7 +339,7 @@ def _check_sequence_files(report: CheckReport, folder: Path, count: int) -> None
         else:
             if len(times) > 1 and not np.all(np.diff(times) > 0):
                 report.problems.append(Problem(times_path, "timestamps must increase"))
-    stereo_path = folder / "stereo.txt"
+    stereo_path = files.stereo
     if stereo_path.is_file():
         try:
             read_matrix(stereo_path, (4, 4))

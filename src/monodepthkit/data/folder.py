@@ -14,13 +14,16 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Dataset
 
+from monodepthkit.data.folder_index import (
+    SequenceFiles,
+    find_sequences,
+    read_split_lines,
+    split_path,
+)
 from monodepthkit.data.io import (
     DEPTH_SCALE,
-    DEPTH_SUFFIXES,
-    IMAGE_SUFFIXES,
     ResizeCache,
     depth_size,
-    find_depth_file,
     image_size,
     intrinsics_from_fov,
     read_depth,
@@ -39,13 +42,9 @@ ALL_FRAMES = "all"
 
 @dataclass
 class _Sequence:
-    """Index of one sequence folder: frames in order, and what else it provides."""
+    """One sequence: its files (`SequenceFiles`) and the per-sequence files, read."""
 
-    path: Path
-    stems: list[str]
-    images: dict[str, Path]
-    has_depth: bool
-    depth_files: dict[str, Path] = field(default_factory=dict)
+    files: SequenceFiles
     K: np.ndarray | None = None
     poses: np.ndarray | None = None  # [N, 4, 4] camera-to-world
     timestamps: np.ndarray | None = None
@@ -114,13 +113,14 @@ class FolderDataset(Dataset):
         self.cache = (
             ResizeCache(cache_dir, self.root, self.image_size) if cache_dir is not None else None
         )
-        self.sequences = _discover_sequences(self.root)
+        self.sequences = _read_sequences(self.root)
         entries = _read_split(self.root, split, self.sequences)
         self.samples: list[tuple[_Sequence, str]] = []
         for name, stem in entries:
             sequence = self.sequences[name]
             if all(
-                0 <= sequence.position[stem] + o < len(sequence.stems) for o in self.frame_offsets
+                0 <= sequence.position[stem] + o < len(sequence.position)
+                for o in self.frame_offsets
             ):
                 self.samples.append((sequence, stem))
         if not self.samples:
@@ -137,32 +137,33 @@ class FolderDataset(Dataset):
 
     def __getitem__(self, index: int) -> dict:
         sequence, stem = self.samples[index]
-        image, source_size = self._read_image(sequence.images[stem])
-        depth = self._read_depth(sequence.depth_files[stem]) if sequence.has_depth else None
+        files = sequence.files
+        image, source_size = self._read_image(files.images[stem])
+        depth = self._read_depth(files.depth_files[stem]) if files.has_depth else None
         K = sequence.K
         if K is None and self.fov is not None:
             K = intrinsics_from_fov(self.fov[0], source_size, self.fov[1])
         position = sequence.position[stem]
         context = {}
         for offset in self.frame_offsets:
-            neighbour = sequence.stems[position + offset]
+            neighbour = files.stems[position + offset]
             T = dt = None
             if sequence.poses is not None:
                 T = np.linalg.inv(sequence.poses[position + offset]) @ sequence.poses[position]
             if sequence.timestamps is not None:
                 dt = sequence.timestamps[position + offset] - sequence.timestamps[position]
-            context[offset] = ContextFrame(self._read_image(sequence.images[neighbour])[0], T, dt)
+            context[offset] = ContextFrame(self._read_image(files.images[neighbour])[0], T, dt)
         stereo = None
         if self.stereo:
-            right, _ = self._read_image(_find_image(sequence.path / "image_right", stem))
-            right_depth = find_depth_file(sequence.path / "depth_right", stem)
+            right, _ = self._read_image(_stereo_image(files, stem))
+            right_depth = files.right_depth_files.get(stem)
             stereo = StereoPartner(
                 right,
                 sequence.T_right_left,
                 self._read_depth(right_depth) if right_depth is not None else None,
             )
         return build_sample(
-            f"{sequence.path.name}/{stem}",
+            f"{files.name}/{stem}",
             image,
             size=self.image_size or source_size,
             depth=depth,
@@ -192,93 +193,65 @@ class FolderDataset(Dataset):
 
     def _check_sequence(self, sequence: _Sequence, require_depth: bool) -> None:
         """Check every file the samples will read, once, so bad data fails before training."""
-        if require_depth and not sequence.has_depth:
+        files = sequence.files
+        if require_depth and not files.has_depth:
             raise MdkError(
-                f"{sequence.path}: no depth/ folder, but this task needs ground-truth depth "
+                f"{files.path}: no depth/ folder, but this task needs ground-truth depth "
                 "(add depth/FRAME.png files, 16-bit, metres x 256, or .npy float metres)"
             )
         needs_K = bool(self.frame_offsets) or self.stereo
         if needs_K and sequence.K is None and self.fov is None:
             raise MdkError(
-                f"{sequence.path / 'intrinsics.txt'}: file not found (needed for context "
+                f"{files.path / 'intrinsics.txt'}: file not found (needed for context "
                 'frames; or set "fov_deg" in meta.json)'
             )
         if self.stereo and sequence.T_right_left is None:
-            raise MdkError(f"{sequence.path / 'stereo.txt'}: file not found (needed for stereo)")
-        for stem in sequence.stems:
-            size = image_size(sequence.images[stem])
-            if sequence.has_depth:
-                depth_path = sequence.depth_files.get(stem)
+            raise MdkError(f"{files.stereo}: file not found (needed for stereo)")
+        for stem in files.stems:
+            image = files.images[stem]
+            size = image_size(image)
+            if files.has_depth:
+                depth_path = files.depth_files.get(stem)
                 if depth_path is None:
                     raise MdkError(
-                        f"{sequence.images[stem]}: image has no depth map; expected "
-                        f"{sequence.path / 'depth' / stem}.png (or .npy, .exr) (add it, or "
+                        f"{image}: image has no depth map; expected "
+                        f"{files.path / 'depth' / stem}.png (or .npy, .exr) (add it, or "
                         "remove the image)"
                     )
                 found = depth_size(depth_path)
                 if found != size:
                     raise MdkError(
                         f"{depth_path}: depth is {found[1]}x{found[0]} (WxH) but its "
-                        "image "
-                        f"{sequence.images[stem].name} is {size[1]}x{size[0]}; they must match"
+                        f"image {image.name} is {size[1]}x{size[0]}; they must match"
                     )
             if self.stereo:
-                _find_image(sequence.path / "image_right", stem)
+                _stereo_image(files, stem)
 
 
-def _discover_sequences(root: Path) -> dict[str, _Sequence]:
-    folders = (
-        [root]
-        if (root / "image").is_dir()
-        else sorted(p for p in root.iterdir() if (p / "image").is_dir())
-    )
-    if not folders:
+def _read_sequences(root: Path) -> dict[str, _Sequence]:
+    found = find_sequences(root)
+    if not found:
         raise MdkError(
             f"{root}: no image/ folder found in it or its sub-folders; expected "
             "ROOT/image/*.png or "
             "ROOT/SEQUENCE/image/*.png (see `mdk data synth --help` for the layout)"
         )
     sequences = {}
-    for folder in folders:
-        images = {
-            p.stem: p
-            for p in sorted((folder / "image").iterdir())
-            if p.suffix.lower() in IMAGE_SUFFIXES
-        }
-        if not images:
-            raise MdkError(f"{folder / 'image'}: no .png/.jpg images in it")
-        stems = sorted(images)
-        sequence = _Sequence(
-            path=folder,
-            stems=stems,
-            images=images,
-            has_depth=(folder / "depth").is_dir(),
-            depth_files=list_depth_files(folder / "depth"),
-            position={stem: i for i, stem in enumerate(stems)},
-        )
-        if (folder / "intrinsics.txt").is_file():
-            sequence.K = read_matrix(folder / "intrinsics.txt", (3, 3))
-        elif (root / "intrinsics.txt").is_file():
-            sequence.K = read_matrix(root / "intrinsics.txt", (3, 3))
-        if (folder / "poses.txt").is_file():
-            sequence.poses = read_poses(folder / "poses.txt", len(stems))
-        if (folder / "timestamps.txt").is_file():
-            sequence.timestamps = read_matrix(folder / "timestamps.txt", (len(stems),))
-        if (folder / "stereo.txt").is_file():
-            sequence.T_right_left = read_matrix(folder / "stereo.txt", (4, 4))
-        sequences[folder.name if folder != root else root.name] = sequence
+    for name, files in found.items():
+        if not files.images:
+            raise MdkError(f"{files.path / 'image'}: no .png/.jpg images in it")
+        count = len(files.stems)
+        sequence = _Sequence(files, position={stem: i for i, stem in enumerate(files.stems)})
+        if files.intrinsics.is_file():
+            sequence.K = read_matrix(files.intrinsics, (3, 3))
+        if files.poses.is_file():
+            sequence.poses = read_poses(files.poses, count)
+        if files.timestamps.is_file():
+            sequence.timestamps = read_matrix(files.timestamps, (count,))
+        if files.stereo.is_file():
+            sequence.T_right_left = read_matrix(files.stereo, (4, 4))
+        sequences[name] = sequence
     return sequences
-
-
-def list_depth_files(folder: Path) -> dict[str, Path]:
-    """Depth files of a folder by frame stem; a stem with several takes .png, then .npy, .exr."""
-    if not folder.is_dir():
-        return {}
-    found: dict[str, Path] = {}
-    for suffix in reversed(DEPTH_SUFFIXES):
-        for path in folder.glob(f"*{suffix}"):
-            found[path.stem] = path
-    return found
 
 
 def _field_of_view(root: Path, meta: dict) -> tuple[float, str] | None:
@@ -295,41 +268,43 @@ def _field_of_view(root: Path, meta: dict) -> tuple[float, str] | None:
 
 def _read_split(root: Path, split: str, sequences: dict[str, _Sequence]) -> list[tuple[str, str]]:
     if split == ALL_FRAMES:
-        return [(name, stem) for name, seq in sequences.items() for stem in seq.stems]
-    path = root / "splits" / f"{split}.txt"
+        return [(name, stem) for name, seq in sequences.items() for stem in seq.files.stems]
+    path = split_path(root, split)
     if not path.is_file():
         raise MdkError(
             f"{path}: split file not found; write one 'SEQUENCE FRAME' line per frame, "
             f"or use split '{ALL_FRAMES}' for every frame"
         )
     entries = []
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        parts = line.split()
-        if len(parts) != 2:
-            raise MdkError(f"{path}:{number}: expected 'SEQUENCE FRAME', found '{line.strip()}'")
-        name, stem = parts
-        if name not in sequences or stem not in sequences[name].position:
+    for line in read_split_lines(path):
+        if line.name is None:
             raise MdkError(
-                f"{path}:{number}: frame '{name} {stem}' has no image in {root / name / 'image'}"
+                f"{path}:{line.number}: expected 'SEQUENCE FRAME', found '{line.text.strip()}'"
             )
-        entries.append((name, stem))
+        if line.name not in sequences or line.stem not in sequences[line.name].position:
+            raise MdkError(
+                f"{path}:{line.number}: frame '{line.name} {line.stem}' has no image in "
+                f"{root / line.name / 'image'}"
+            )
+        entries.append((line.name, line.stem))
     return entries
 
 
-def _find_image(folder: Path, stem: str) -> Path:
-    for suffix in IMAGE_SUFFIXES:
-        if (folder / f"{stem}{suffix}").is_file():
-            return folder / f"{stem}{suffix}"
-    raise MdkError(f"{folder / stem}.png: stereo image not found (expected .png or .jpg)")
+def _stereo_image(files: SequenceFiles, stem: str) -> Path:
+    path = files.stereo_image(stem)
+    if path is None:
+        raise MdkError(
+            f"{files.right_images / stem}.png: stereo image not found (expected .png or .jpg)"
+        )
+    return path
 
 
 def _speed(sequence: _Sequence, position: int) -> float | None:
     """Camera speed in m/s at a frame, by central differences of poses over timestamps."""
-    if sequence.poses is None or sequence.timestamps is None or len(sequence.stems) < 2:
+    count = len(sequence.position)
+    if sequence.poses is None or sequence.timestamps is None or count < 2:
         return None
-    before, after = max(position - 1, 0), min(position + 1, len(sequence.stems) - 1)
+    before, after = max(position - 1, 0), min(position + 1, count - 1)
     elapsed = sequence.timestamps[after] - sequence.timestamps[before]
     if elapsed <= 0:
         return None

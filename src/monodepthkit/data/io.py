@@ -232,15 +232,6 @@ def depth_size(path: str | Path) -> tuple[int, int]:
     return image_size(path)
 
 
-def find_depth_file(folder: str | Path, stem: str) -> Path | None:
-    """The depth file of frame ``stem`` in ``folder`` (first of .png, .npy, .exr), or None."""
-    for suffix in DEPTH_SUFFIXES:
-        candidate = Path(folder) / f"{stem}{suffix}"
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 def read_tum_depth_png(path: str | Path) -> np.ndarray:
     """Read a TUM RGB-D depth PNG (uint16, metres * 5000, 0 = no depth).
 
