@@ -440,11 +440,17 @@ def read_annotated_depth(path: str | Path) -> np.ndarray:
 
 
 @dataclass
-class _Drive:
-    """Listings of one drive folder, read once on first use."""
+class KittiDrive:
+    """The frames of one KITTI raw drive folder (``ROOT/DATE/DATE_drive_XXXX_sync``).
+
+    Each listing is read once, on first use.
+
+    Attributes:
+        path: the drive folder.
+    """
 
     path: Path
-    _frames: dict[str, dict[int, Path]] = field(default_factory=dict)
+    _frames: dict[str, dict[int, Path]] = field(default_factory=dict, init=False, repr=False)
 
     def images(self, camera: int) -> dict[int, Path]:
         """Frame index -> image path of camera ``camera``."""
@@ -626,7 +632,7 @@ class KittiDataset(Dataset):
         self.image_size = tuple(image_size) if image_size is not None else None
         self.augment = augment if augment is not None and augment.enabled else None
         self.depth_root = Path(depth_root) if depth_root is not None else self.root
-        self.drives = {name: _Drive(path) for name, path in find_drives(self.root).items()}
+        self.drives = {name: KittiDrive(path) for name, path in find_drives(self.root).items()}
         entries = self._entries(split, split_file, splits_dir, side)
         self.entries = self._check_entries(entries)
         if not self.entries:
@@ -740,7 +746,7 @@ class KittiDataset(Dataset):
             raise _missing_error(self.root, self.split, missing, len(entries))
         return kept
 
-    def _missing_file(self, entry: SplitEntry, drive: _Drive) -> str | None:
+    def _missing_file(self, entry: SplitEntry, drive: KittiDrive) -> str | None:
         images = drive.images(entry.camera)
         for offset in self.frame_offsets:
             if entry.frame + offset not in images:
@@ -877,7 +883,7 @@ class _GroundTruthIndex(KittiDataset):
     def _check_entries(self, entries: list[SplitEntry]) -> list[SplitEntry]:
         missing = []
         for entry in entries:
-            drive = self.drives.get(entry.folder, _Drive(self.root / entry.folder))
+            drive = self.drives.get(entry.folder, KittiDrive(self.root / entry.folder))
             if self.gt == "velodyne" and entry.folder not in self.drives:
                 problem = f"no drive folder {entry.folder}"
             else:

@@ -154,11 +154,11 @@ def prepare_report1(
 
 def _report1_candidates(root: Path) -> list[_Pair]:
     """Every left frame of the drives under ``root`` with a sparse depth source."""
-    from monodepthkit.data.kitti import _Drive, find_drives
+    from monodepthkit.data.kitti import KittiDrive, find_drives
 
     pairs = []
     for name, folder in find_drives(root).items():
-        drive = _Drive(folder)
+        drive = KittiDrive(folder)
         scans = drive.scans()
         raw_pngs = folder / "proj_depth" / "velodyne_raw" / "image_02"
         for frame, image in sorted(drive.images(2).items()):
