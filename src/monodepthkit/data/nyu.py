@@ -63,7 +63,9 @@ SPLITS_FILE = "splits.mat"
 SPLIT_SCHEMES = ("official", "report2", "report5")
 BORDER_MODES = ("keep", "crop", "mask")
 EIGEN_CROP = (45, 471, 41, 601)
-"""(top, bottom, left, right) of the Eigen crop at 480x640: ``frame[45:471, 41:601]``."""
+"""(top, bottom, left, right) of Eigen et al. (2014)'s NYU crop at 480x640:
+``frame[45:471, 41:601]``. The one definition: the ``nyu`` evaluation protocol
+(`monodepthkit.eval.protocol.crop_box`, ``eigen_nyu``) and the ``border`` options read it."""
 
 # Toolbox camera_params.m (RGBDemo calibration), pixels at 640x480; distortion in OpenCV's
 # order (k1, k2, p1, p2, k3), which is the toolbox's.

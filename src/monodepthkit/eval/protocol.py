@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 import torch
 
+from monodepthkit.data.nyu import EIGEN_CROP, NYU_SIZE
 from monodepthkit.errors import MdkError
 from monodepthkit.eval.metrics import compute_metrics, to_float64
 
@@ -40,9 +41,6 @@ CROPS: tuple[str, ...] = ("garg", "eigen_nyu")
 
 # Garg et al. (2016) crop as fractions of the KITTI ground-truth size (top, bottom, left, right).
 _GARG_FRACTIONS = (0.40810811, 0.99189189, 0.03594771, 0.96405229)
-# Eigen et al. (2014) NYU crop, defined in pixels of the 480x640 frame.
-_EIGEN_NYU_BOX = (45, 471, 41, 601)
-_EIGEN_NYU_SIZE = (480, 640)
 # Smallest disparity (1/m) kept by scale_shift_disp when no finite max_depth is known (1000 km).
 _MIN_DISPARITY = 1e-6
 
@@ -136,8 +134,8 @@ def crop_box(height: int, width: int, crop: str | None) -> tuple[int, int, int, 
         top, bottom, left, right = _GARG_FRACTIONS
         return int(top * height), int(bottom * height), int(left * width), int(right * width)
     if crop == "eigen_nyu":
-        ref_h, ref_w = _EIGEN_NYU_SIZE
-        top, bottom, left, right = _EIGEN_NYU_BOX
+        ref_h, ref_w = NYU_SIZE
+        top, bottom, left, right = EIGEN_CROP
         return (
             _scale_round(top, height, ref_h),
             _scale_round(bottom, height, ref_h),
