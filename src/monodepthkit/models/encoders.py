@@ -30,17 +30,23 @@ _OLD_DENSENET_KEY = re.compile(
 
 
 def create_encoder(
-    backbone: str, pretrained: bool = False, weights: str | Path | None = None
+    backbone: str,
+    pretrained: bool = False,
+    weights: str | Path | None = None,
+    **timm_kwargs,
 ) -> nn.Module:
     """Build a timm backbone that returns its multi-scale feature maps.
 
     Args:
         backbone: timm model name (``timm.list_models()``) or an alias in `BACKBONE_ALIASES`.
         pretrained: load timm's ImageNet weights (needs internet, or the Hugging Face cache).
-        weights: path of a local state dict of the backbone; overrides ``pretrained``.
+        weights: path of a local state dict of the backbone (3 input channels); overrides
+            ``pretrained``.
+        **timm_kwargs: more options of ``timm.create_model``, e.g. ``in_chans=6`` (timm adapts
+            pretrained RGB kernels to it) or ``zero_init_last=False``.
 
     Returns:
-        A timm ``features_only`` module: image [B, 3, H, W] (normalised with
+        A timm ``features_only`` module: image [B, 3, H, W] (or ``in_chans``; normalised with
         ``module.pretrained_cfg["mean"]`` / ``["std"]``) -> list of feature maps from fine to
         coarse, described by ``module.feature_info.channels()`` and ``.reduction()``.
 
@@ -51,11 +57,12 @@ def create_encoder(
     name = resolve_backbone_name(backbone)
     if weights is not None:
         state = read_backbone_weights(name, weights)
-        return _features_model(name, pretrained=True, pretrained_cfg_overlay={"state_dict": state})
+        overlay = {"state_dict": state}
+        return _features_model(name, pretrained=True, pretrained_cfg_overlay=overlay, **timm_kwargs)
     if not pretrained:
-        return _features_model(name, pretrained=False)
+        return _features_model(name, pretrained=False, **timm_kwargs)
     try:
-        return _features_model(name, pretrained=True)
+        return _features_model(name, pretrained=True, **timm_kwargs)
     except OSError as exc:  # hub and URL downloads (and a missing cache) raise OSError subclasses
         raise MdkError(
             f"backbone '{name}': downloading its ImageNet weights failed, probably no internet "
