@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from monodepthkit.losses.supervised import masked_l1, masked_mse, sobel_gradient_loss
+from monodepthkit.losses.supervised import masked_l1, masked_mse, sobel_gradient_loss, sum_terms
 
 REAL_LABEL = 1.0
 FAKE_LABEL = 0.0
@@ -123,15 +123,6 @@ def generator_loss_terms(
     if patch_l1_weight > 0:
         terms["patch_l1"] = patch_l1_weight * patch_l1_loss(fake_logits)
     return terms
-
-
-def sum_terms(terms: dict[str, Tensor]) -> Tensor:
-    """The total of a dict of scalar loss terms (terms of mixed precision are promoted)."""
-    values = list(terms.values())
-    total = values[0]
-    for value in values[1:]:
-        total = total + value
-    return total
 
 
 # ---------------------------------------------------------------------------------------------

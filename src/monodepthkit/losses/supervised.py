@@ -51,6 +51,15 @@ def masked_mse(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     return _masked_mean((pred - target) ** 2, mask)
 
 
+def sum_terms(terms: dict[str, Tensor]) -> Tensor:
+    """The total of a dict of scalar loss terms (terms of mixed precision are promoted)."""
+    values = list(terms.values())
+    total = values[0]
+    for value in values[1:]:
+        total = total + value
+    return total
+
+
 def berhu_loss(
     pred: Tensor,
     target: Tensor,
@@ -167,7 +176,7 @@ def l2_smoothness_loss(
     Returns:
         Scalar, in squared units of the inputs.
     """
-    return _sum_terms(
+    return sum_terms(
         l2_smoothness_loss_terms(pred, target, mask, smoothness_weight=smoothness_weight)
     )
 
@@ -305,7 +314,7 @@ def densedepth_loss(
         window_size=window_size,
         sigma=sigma,
     )
-    return _sum_terms(terms)
+    return sum_terms(terms)
 
 
 def densedepth_loss_terms(
@@ -584,7 +593,7 @@ class SupervisedLoss:
             total = self._loss(pred, target, mask, **self.params)
             return total, {self.name: total}
         terms = self._terms(pred, target, mask, **self.params)
-        return _sum_terms(terms), terms
+        return sum_terms(terms), terms
 
     def __repr__(self) -> str:
         params = ", ".join(f"{key}={value!r}" for key, value in self.params.items())
@@ -650,14 +659,6 @@ def _mean_over_images(per_image: Tensor, has_pixels: Tensor) -> Tensor:
     """Mean of a (B,) loss over the images with valid pixels; 0 (on the graph) if none."""
     total = torch.where(has_pixels, per_image, 0.0).sum()
     return total / has_pixels.sum().clamp_min(1)
-
-
-def _sum_terms(terms: dict[str, Tensor]) -> Tensor:
-    values = list(terms.values())
-    total = values[0]
-    for value in values[1:]:
-        total = total + value
-    return total
 
 
 def _forward_differences(
