@@ -31,8 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from monodepthkit.data.synthetic import render_sequence
-from monodepthkit.inference.export import _onnx_export
-from monodepthkit.inference.predictor import InferenceNet
+from monodepthkit.inference.runners import InferenceNet, export_onnx_graph
 from monodepthkit.models import create_model
 
 MODELS = {
@@ -117,7 +116,7 @@ def bench_cpu(
                 rows.append({"path": name, "error": f"{type(exc).__name__}: {exc}"[:90]})
     with tempfile.TemporaryDirectory() as folder:
         onnx_path = Path(folder) / "model.onnx"
-        _onnx_export(net, frame, onnx_path, 17, dynamic=True)
+        export_onnx_graph(net, frame, onnx_path, 17, dynamic=True)
         session = _ort_session(onnx_path, threads)
         add("ONNX Runtime fp32", lambda x: session.run(None, {"image": x.numpy()})[0])
         try:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from monodepthkit.checkpoints.cli import add_parser as add_convert_parser
 from monodepthkit.errors import MdkError
+from monodepthkit.eval.modes import ALIGN_MODES, PREDICTION_KINDS, PROTOCOL_NAMES
 from monodepthkit.inference.app import add_parser as add_serve_parser
 from monodepthkit.inference.cli import add_export_parser, add_predict_parser
 
@@ -153,17 +154,17 @@ def _add_eval(commands) -> None:
     saved.add_argument(
         "--kind",
         default="depth",
-        choices=("depth", "disparity"),
+        choices=PREDICTION_KINDS,
         help="what the prediction files hold (default: depth)",
     )
     parser.add_argument(
         "--protocol",
-        choices=("none", "kitti", "nyu"),
+        choices=PROTOCOL_NAMES,
         help="depth caps and crop (default: kitti for kitti and a .npz, nyu for nyu_*, else none)",
     )
     parser.add_argument(
         "--align",
-        choices=("none", "median", "lstsq", "scale_shift", "scale_shift_disp"),
+        choices=ALIGN_MODES,
         help="per-image alignment before the metrics (default: median for a relative "
         "self-supervised checkpoint, else none)",
     )
@@ -185,7 +186,7 @@ _DEFAULT_EVAL_SPLITS = {"kitti": "eigen", "nyu_labeled": "official", "nyu_raw": 
 
 def _eval(args: argparse.Namespace) -> int:
     from monodepthkit.eval import get_protocol, markdown_table
-    from monodepthkit.eval.checkpoint import default_protocol
+    from monodepthkit.eval.datasets import default_protocol
 
     if args.what == "pose":
         return _eval_pose(args)
@@ -194,7 +195,6 @@ def _eval(args: argparse.Namespace) -> int:
     options = _dataset_options(args.option)
     npz_gt = args.gt is not None and args.gt.suffix == ".npz"
     protocol_name = args.protocol or ("kitti" if npz_gt else default_protocol(dataset))
-    protocol = get_protocol(protocol_name, args.min_depth, args.max_depth)
     if args.checkpoint is not None:
         if args.root is None or args.pred is not None or args.gt is not None:
             raise MdkError(
@@ -203,7 +203,7 @@ def _eval(args: argparse.Namespace) -> int:
             )
         if args.gt_npz is not None and dataset != "kitti":
             raise MdkError(f"eval: --gt-npz is KITTI ground truth; got --dataset {dataset}")
-        from monodepthkit.eval.checkpoint import evaluate_checkpoint
+        from monodepthkit.inference.evaluate import evaluate_checkpoint
 
         evaluator = evaluate_checkpoint(
             args.checkpoint,
@@ -225,6 +225,7 @@ def _eval(args: argparse.Namespace) -> int:
         )
         label = args.checkpoint.name
     elif args.pred is not None and (args.gt is not None or args.root is not None):
+        protocol = get_protocol(protocol_name, args.min_depth, args.max_depth)
         evaluator = _eval_saved(args, protocol, dataset, split, options, npz_gt)
         label = args.pred.name
     else:
@@ -262,7 +263,7 @@ def _eval_saved(args, protocol, dataset: str, split: str, options: dict, npz_gt:
             )
         pairs = zip(names, depths, strict=True)
     else:
-        from monodepthkit.eval.checkpoint import build_eval_dataset, iter_ground_truth
+        from monodepthkit.eval.datasets import build_eval_dataset, iter_ground_truth
 
         pairs = iter_ground_truth(build_eval_dataset(dataset, args.root, split, options))
     return evaluate_saved_predictions(args.pred, pairs, protocol, **settings)
@@ -271,7 +272,7 @@ def _eval_saved(args, protocol, dataset: str, split: str, options: dict, npz_gt:
 def _eval_pose(args: argparse.Namespace) -> int:
     import json
 
-    from monodepthkit.eval.odometry import evaluate_pose_checkpoint
+    from monodepthkit.inference.pose import evaluate_pose_checkpoint
 
     if args.checkpoint is None or args.root is None:
         raise MdkError("eval pose: needs --checkpoint CKPT --root KITTI_ODOM [--sequence 09]")
@@ -341,12 +342,8 @@ def _add_compare(commands) -> None:
     parser.add_argument(
         "--split", default="test", help="split evaluated with --data (default test)"
     )
-    parser.add_argument("--protocol", default="none", choices=("none", "kitti", "nyu"))
-    parser.add_argument(
-        "--align",
-        default="none",
-        choices=("none", "median", "lstsq", "scale_shift", "scale_shift_disp"),
-    )
+    parser.add_argument("--protocol", default="none", choices=PROTOCOL_NAMES)
+    parser.add_argument("--align", default="none", choices=ALIGN_MODES)
     parser.add_argument("--min-depth", type=float, help="override the protocol's min depth (m)")
     parser.add_argument("--max-depth", type=float, help="override the protocol's max depth (m)")
     parser.add_argument(

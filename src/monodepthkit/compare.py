@@ -79,7 +79,7 @@ def compare(
     Returns:
         The entries in input order, with their metrics.
     """
-    from monodepthkit.eval.checkpoint import evaluate_checkpoint
+    from monodepthkit.inference.evaluate import evaluate_checkpoint
     from monodepthkit.tasks.loading import read_checkpoint
 
     out = Path(out)

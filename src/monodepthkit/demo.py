@@ -15,7 +15,7 @@ from monodepthkit.data import batch as keys
 from monodepthkit.data.datamodule import DepthDataModule, SyntheticOptions
 from monodepthkit.data.folder import FolderDataset
 from monodepthkit.eval import DepthEvaluator, get_protocol, markdown_table
-from monodepthkit.eval.checkpoint import evaluate_checkpoint
+from monodepthkit.inference.evaluate import evaluate_checkpoint
 from monodepthkit.tasks import SupervisedTask
 from monodepthkit.training import progress_bar
 

@@ -27,8 +27,10 @@ from lightning.pytorch.cli import LightningArgumentParser, LightningCLI
 from lightning.pytorch.utilities import rank_zero_info
 from lightning.pytorch.utilities.imports import _RICH_AVAILABLE
 
+from monodepthkit.data import batch as keys
 from monodepthkit.data.datamodule import DepthDataModule
 from monodepthkit.errors import MdkError
+from monodepthkit.inference.metadata import INTRINSICS_KEY
 
 
 def run_lightning_cli(argv: Sequence[str], run: bool = True) -> LightningCLI:
@@ -102,7 +104,7 @@ class MdkCLI(LightningCLI):
         )
 
     def _instantiate_trainer(self, config: dict[str, Any], callbacks: list[Callback]) -> Any:
-        callbacks = [*callbacks, ResumeState()]
+        callbacks = [*callbacks, ResumeState(), TrainingCamera()]
         given = config.get("callbacks") or []
         given = given if isinstance(given, list) else [given]
         if config.get("enable_progress_bar") is not False and not any(
@@ -269,6 +271,40 @@ class ResumeState(Callback):
             )
         _set_rng_states(_numpy_rng_states(states[min(trainer.global_rank, len(states) - 1)]))
         self._to_restore = None
+
+
+class TrainingCamera(Callback):
+    """Stores the camera of the training data in every checkpoint, for the Predictor.
+
+    When fitting starts, the first sample of the validation split (the training split's image
+    size, never augmented, so K is the camera's own) gives K and its image size; each
+    checkpoint then holds them under `monodepthkit.inference.metadata.INTRINSICS_KEY`, so that
+    point clouds and ``Predictor.intrinsics_for`` need no dataset. Data without intrinsics (or a
+    DataModule other than `DepthDataModule`) stores nothing.
+    """
+
+    def __init__(self) -> None:
+        self.camera: dict[str, list] | None = None
+
+    def setup(self, trainer: L.Trainer, pl_module: LightningModule, stage: str) -> None:
+        datamodule = trainer.datamodule
+        if stage != "fit" or self.camera is not None or not isinstance(datamodule, DepthDataModule):
+            return
+        dataset = datamodule.build_dataset("val")
+        if len(dataset) == 0:
+            return
+        sample = dataset[0]
+        K = sample.get(keys.INTRINSICS)
+        if K is None:
+            return
+        height, width = sample[keys.IMAGE].shape[-2:]
+        self.camera = {"K": torch.as_tensor(K).double().tolist(), "image_size": [height, width]}
+
+    def on_save_checkpoint(
+        self, trainer: L.Trainer, pl_module: LightningModule, checkpoint: dict[str, Any]
+    ) -> None:
+        if self.camera is not None:
+            checkpoint[INTRINSICS_KEY] = self.camera
 
 
 def _portable_rng_states(states: dict[str, Any]) -> dict[str, Any]:

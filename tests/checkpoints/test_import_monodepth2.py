@@ -244,7 +244,7 @@ def test_checkpoint_records_training_size_and_source(tmp_path):
         "scales": 4,
     }
     assert checkpoint["mdk_import"]["files"] == ["depth.pth", "encoder.pth"]
-    from monodepthkit.inference.predictor import checkpoint_facts
+    from monodepthkit.inference.metadata import checkpoint_facts
 
     assert tuple(checkpoint_facts(checkpoint)["input_size"]) == (HEIGHT, WIDTH)
 

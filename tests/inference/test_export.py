@@ -11,7 +11,7 @@ import torch
 from infer_helpers import REALDATA_IMAGE
 from monodepthkit import Predictor
 from monodepthkit.inference.export import export_model, format_checks
-from monodepthkit.inference.predictor import read_onnx_metadata
+from monodepthkit.inference.metadata import read_onnx_metadata
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +25,7 @@ def test_export_matches_pytorch_at_two_sizes(predictor, tmp_path, fmt):
     report = export_model(predictor, path, fmt)
     assert report["dynamic_size"] is True and path.is_file()
     checks = {check["input"]: check for check in report["checks"]}
-    assert set(checks) == {"random", "synthetic driving frame", "random, second size"}
+    assert set(checks) == {"random", "gradient image", "random, second size"}
     assert checks["random, second size"]["shape"] == [3, 3, 64, 128]  # 32x64 + (32, 64)
     for check in checks.values():
         assert check["ok"] and check["max_abs_diff"] < 1e-4, check
@@ -69,7 +69,7 @@ def test_onnx_predictor_matches_pytorch_predictor(predictor, tmp_path):
 def test_static_export_runs_at_its_size(predictor, tmp_path):
     report = export_model(predictor, tmp_path / "static.onnx", "onnx", size=(32, 64), dynamic=False)
     assert report["dynamic_size"] is False
-    assert [check["input"] for check in report["checks"]] == ["random", "synthetic driving frame"]
+    assert [check["input"] for check in report["checks"]] == ["random", "gradient image"]
     static = Predictor.from_onnx(tmp_path / "static.onnx")
     assert static.resolution == (32, 64)
     image = np.random.default_rng(1).integers(0, 256, (45, 77, 3), dtype=np.uint8)

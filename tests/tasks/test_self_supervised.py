@@ -16,7 +16,7 @@ from monodepthkit.data.batch import validate_batch
 from monodepthkit.data.folder import FolderDataset
 from monodepthkit.data.transforms import AugmentOptions, augment_sample, hflip_sample
 from monodepthkit.errors import MdkError
-from monodepthkit.eval.checkpoint import default_alignment, evaluate_checkpoint
+from monodepthkit.inference.evaluate import default_alignment, evaluate_checkpoint
 from monodepthkit.geometry.pose import transformation_from_parameters
 from monodepthkit.geometry.warp import warp_to_target
 from monodepthkit.losses.photometric import (

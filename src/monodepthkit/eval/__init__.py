@@ -11,36 +11,39 @@ Typical use::
     evaluator.write("runs/eval")               # metrics.json + per_image.csv
 """
 
-from monodepthkit.eval.metrics import HIGHER_IS_BETTER, METRIC_KEYS, compute_metrics
-from monodepthkit.eval.pose import (
-    accumulate_snippet,
-    compute_ate,
-    evaluate_pose_sequence,
-    make_snippets,
-    read_kitti_poses,
-    relative_poses_from_global,
-    snippet_ate,
-)
-from monodepthkit.eval.protocol import (
-    ALIGN_MODES,
-    CROPS,
-    PREDICTION_KINDS,
-    Protocol,
-    align_prediction,
-    crop_box,
-    evaluate_image,
-    evaluation_mask,
-    fit_alignment,
-    get_protocol,
-    resize_prediction,
-)
-from monodepthkit.eval.report import (
-    DepthEvaluator,
-    PredictionIndex,
-    evaluate_folders,
-    evaluate_saved_predictions,
-    markdown_table,
-)
+import importlib
+
+# Lazy (PEP 562), so that the `mdk` parser can read `monodepthkit.eval.modes` without torch.
+_EXPORTS: dict[str, str] = {
+    "HIGHER_IS_BETTER": "metrics",
+    "METRIC_KEYS": "metrics",
+    "compute_metrics": "metrics",
+    "ALIGN_MODES": "modes",
+    "PREDICTION_KINDS": "modes",
+    "PROTOCOL_NAMES": "modes",
+    "accumulate_snippet": "pose",
+    "compute_ate": "pose",
+    "evaluate_pose_sequence": "pose",
+    "make_snippets": "pose",
+    "read_kitti_poses": "pose",
+    "relative_poses_from_global": "pose",
+    "snippet_ate": "pose",
+    "CROPS": "protocol",
+    "Protocol": "protocol",
+    "align_prediction": "protocol",
+    "crop_box": "protocol",
+    "evaluate_image": "protocol",
+    "evaluation_mask": "protocol",
+    "fit_alignment": "protocol",
+    "get_protocol": "protocol",
+    "resize_prediction": "protocol",
+    "DepthEvaluator": "report",
+    "PredictionIndex": "report",
+    "evaluate_folders": "report",
+    "evaluate_saved_predictions": "report",
+    "markdown_table": "report",
+}
+
 
 __all__ = [
     "ALIGN_MODES",
@@ -48,6 +51,7 @@ __all__ = [
     "HIGHER_IS_BETTER",
     "METRIC_KEYS",
     "PREDICTION_KINDS",
+    "PROTOCOL_NAMES",
     "DepthEvaluator",
     "PredictionIndex",
     "Protocol",
@@ -70,3 +74,9 @@ __all__ = [
     "resize_prediction",
     "snippet_ate",
 ]
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"monodepthkit.eval.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'monodepthkit.eval' has no attribute '{name}'")

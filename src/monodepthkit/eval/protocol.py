@@ -29,12 +29,7 @@ import torch
 from monodepthkit.data.nyu import EIGEN_CROP, NYU_SIZE
 from monodepthkit.errors import MdkError
 from monodepthkit.eval.metrics import compute_metrics, to_float64
-
-ALIGN_MODES: tuple[str, ...] = ("none", "median", "lstsq", "scale_shift", "scale_shift_disp")
-"""Alignment modes of `align_prediction`."""
-
-PREDICTION_KINDS: tuple[str, ...] = ("depth", "disparity")
-"""What a prediction map holds: depth in metres, or disparity (inverse depth, any scale)."""
+from monodepthkit.eval.modes import ALIGN_MODES, PREDICTION_KINDS
 
 CROPS: tuple[str, ...] = ("garg", "eigen_nyu")
 """Named crops of `crop_box`."""

@@ -21,13 +21,8 @@ import numpy as np
 from monodepthkit.data.io import DEPTH_SCALE, read_depth_png
 from monodepthkit.errors import MdkError
 from monodepthkit.eval.metrics import HIGHER_IS_BETTER, METRIC_KEYS
-from monodepthkit.eval.protocol import (
-    ALIGN_MODES,
-    PREDICTION_KINDS,
-    Protocol,
-    evaluate_image,
-    get_protocol,
-)
+from monodepthkit.eval.modes import ALIGN_MODES, PREDICTION_KINDS
+from monodepthkit.eval.protocol import Protocol, evaluate_image, get_protocol
 
 METRICS_FILE = "metrics.json"
 # Colour views `mdk predict` writes next to the values; they are not predictions.

@@ -20,12 +20,13 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import itertools
 import os
 import shutil
 import tempfile
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from monodepthkit.data.io import intrinsics_from_fov
 from monodepthkit.errors import MdkError
+from monodepthkit.eval.modes import PREDICTION_KINDS
 
 PredictFn = Callable[[np.ndarray], np.ndarray]
 IntrinsicsFn = Callable[[int, int], np.ndarray]
@@ -46,7 +48,6 @@ QUIET_ENV = {
     "HF_HUB_DISABLE_TELEMETRY": "1",
     "GRADIO_RUN_HISTORY": "False",
 }
-OUTPUT_KINDS = ("depth", "disparity")
 COLOR_MAP = "magma"
 
 
@@ -105,8 +106,10 @@ class DepthService:
         work_dir: str | Path | None = None,
         keep_seconds: float = 3600.0,
     ) -> None:
-        if output_kind not in OUTPUT_KINDS:
-            raise MdkError(f"output_kind: expected one of {OUTPUT_KINDS}, found {output_kind!r}")
+        if output_kind not in PREDICTION_KINDS:
+            raise MdkError(
+                f"output_kind: expected one of {PREDICTION_KINDS}, found {output_kind!r}"
+            )
         self.predict_fn = predict_fn
         self.output_kind = output_kind
         self.fov_deg = float(fov_deg)
@@ -135,6 +138,7 @@ class DepthService:
         """
         from monodepthkit.inference.writers import (
             colorize,
+            disparity_to_depth,
             write_color,
             write_npy,
             write_ply,
@@ -151,7 +155,7 @@ class DepthService:
             out / f"{stem}_{self.output_kind}_color.png",
             colorize(values, COLOR_MAP, near_is_high=near_is_high),
         )
-        depth = values if self.output_kind == "depth" else _disparity_to_depth(values)
+        depth = values if self.output_kind == "depth" else disparity_to_depth(values)
         height, width = depth.shape
         K = self.intrinsics(height, width)
         stride = point_stride(height, width, self.limits.max_points)
@@ -228,35 +232,31 @@ class DepthService:
         Raises:
             UploadRejectedError: nothing uploaded, not a video, or frames too large.
         """
-        import cv2
-
-        from monodepthkit.inference.video import SmoothedRange, read_frames, video_info
-        from monodepthkit.inference.writers import colorize
+        from monodepthkit.inference.video import (
+            BROWSER_CODECS,
+            VideoWriter,
+            colorized_predictions,
+            read_frames,
+            video_info,
+        )
 
         path = self._upload_path(upload)
         self._check_file_size(path, "video")
         fps, total = video_info(path)
         limit = min(self.limits.max_video_frames, max(1, int(self.limits.max_video_seconds * fps)))
         frames = read_frames(path)
-        ranges = SmoothedRange(momentum=0.9)
-        near_is_high = self.output_kind == "disparity"
         out_stem = self._result_dir() / f"{_safe_stem(upload, default='video')}_depth"
-        writer = None
-        count = 0
         try:
-            for frame in frames:
-                if count == 0:
-                    self._check_pixels(frame.shape[1], frame.shape[0], "video frame")
-                values = self._predict(frame)
-                colours = colorize(values, COLOR_MAP, ranges.update(values), near_is_high)
-                if writer is None:
-                    writer, out_path = _open_video_writer(out_stem, fps, colours.shape[1::-1])
-                writer.write(cv2.cvtColor(colours, cv2.COLOR_RGB2BGR))
-                count += 1
-                if progress is not None:
-                    progress(count / min(limit, total or limit))
-                if count >= limit:
-                    break
+            with VideoWriter(out_stem, fps, codecs=BROWSER_CODECS) as writer:
+                for _, _, colours in colorized_predictions(
+                    self._checked_frames(frames, limit),
+                    lambda batch: [self._predict(frame) for frame in batch],
+                    near_is_high=self.output_kind == "disparity",
+                    cmap=COLOR_MAP,
+                ):
+                    writer.write(colours)
+                    if progress is not None:
+                        progress(writer.frames / min(limit, total or limit))
         except UploadRejectedError:
             raise
         except MdkError:
@@ -265,8 +265,7 @@ class DepthService:
             ) from None
         finally:
             frames.close()  # releases the capture when stopping early
-            if writer is not None:
-                writer.release()
+        count, out_path = writer.frames, writer.path
         height, width = colours.shape[:2]
         summary = f"**{count} frames** at {width}x{height}, {fps:g} fps."
         if total > count:
@@ -277,6 +276,13 @@ class DepthService:
         return str(out_path), summary
 
     # --- helpers ----------------------------------------------------------------------------
+
+    def _checked_frames(self, frames: Iterator[np.ndarray], limit: int) -> Iterator[np.ndarray]:
+        """The first ``limit`` frames, the first one checked against the pixel limit."""
+        for index, frame in enumerate(itertools.islice(frames, limit)):
+            if index == 0:
+                self._check_pixels(frame.shape[1], frame.shape[0], "video frame")
+            yield frame
 
     def _predict(self, image: np.ndarray) -> np.ndarray:
         prediction = np.asarray(self.predict_fn(image), dtype=np.float32)
@@ -570,32 +576,14 @@ def write_view_ply(
     Returns:
         The path.
     """
-    from monodepthkit.inference.writers import depth_to_points
+    from monodepthkit.inference.writers import depth_to_points, write_points_ply
 
     K_sub = np.asarray(K, dtype=np.float64).copy()
     K_sub[:2] /= stride  # pixel u of the subsampled grid is pixel u * stride of the image
     K_sub[2] = (0.0, 0.0, 1.0)
     points, colours = depth_to_points(depth[::stride, ::stride], K_sub, image[::stride, ::stride])
     points = points * np.array([1.0, -1.0, -1.0], dtype=np.float32)
-    return write_point_cloud(path, points, colours)
-
-
-def write_point_cloud(path: str | Path, points: np.ndarray, colours: np.ndarray) -> Path:
-    """Write [N, 3] float32 points and [N, 3] uint8 colours as a binary PLY (`read_ply` reads
-    it back)."""
-    fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4"), ("red", "u1"), ("green", "u1")]
-    vertices = np.empty(len(points), dtype=[*fields, ("blue", "u1")])
-    vertices["x"], vertices["y"], vertices["z"] = np.asarray(points, dtype=np.float32).T
-    vertices["red"], vertices["green"], vertices["blue"] = np.asarray(colours, np.uint8).T
-    header = (
-        f"ply\nformat binary_little_endian 1.0\nelement vertex {len(points)}\n"
-        "property float x\nproperty float y\nproperty float z\n"
-        "property uchar red\nproperty uchar green\nproperty uchar blue\nend_header\n"
-    )
-    with open(path, "wb") as handle:
-        handle.write(header.encode("ascii"))
-        handle.write(vertices.tobytes())
-    return Path(path)
+    return write_points_ply(path, points, colours)
 
 
 # --- command line ---------------------------------------------------------------------------
@@ -689,25 +677,6 @@ def _serve(args: argparse.Namespace) -> int:
 def _quiet_gradio() -> None:
     """Turn off Gradio's analytics and telemetry before it is imported or launched."""
     os.environ.update(QUIET_ENV)
-
-
-def _disparity_to_depth(disparity: np.ndarray) -> np.ndarray:
-    """Relative depth (1 / disparity) for the point cloud of a relative model; 0 = invalid."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(disparity > 0, 1.0 / disparity, 0.0).astype(np.float32)
-
-
-def _open_video_writer(stem: Path, fps: float, size: tuple[int, int]):
-    """A VideoWriter for a browser-playable file: VP8 WebM, else H.264 / MPEG-4 in MP4."""
-    import cv2
-
-    for fourcc, suffix in (("VP80", ".webm"), ("avc1", ".mp4"), ("mp4v", ".mp4")):
-        path = stem.with_suffix(suffix)
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, size)
-        if writer.isOpened():
-            return writer, path
-        writer.release()
-    raise MdkError("serve: this OpenCV build cannot write video (no VP8 or MPEG-4 encoder)")
 
 
 def _safe_stem(upload: Any, default: str) -> str:

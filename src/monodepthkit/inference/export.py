@@ -10,7 +10,6 @@ monodepthkit metadata (output kind, training size, intrinsics, model-card facts)
 
 from __future__ import annotations
 
-import copy
 import json
 import warnings
 from contextlib import contextmanager
@@ -18,19 +17,21 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from monodepthkit.errors import MdkError
-from monodepthkit.inference.predictor import (
-    ONNX_META_PREFIX,
-    InferenceNet,
-    Predictor,
-    _jsonable,
-    to_image_tensor,
+from monodepthkit.inference.predictor import Predictor, to_image_tensor
+from monodepthkit.inference.runners import (
+    DEFAULT_OPSET,
+    OnnxRunner,
+    TorchScriptRunner,
+    other_size,
+    works_at_other_size,
+    write_onnx,
 )
 
 EXPORT_FORMATS = ("onnx", "torchscript")
-DEFAULT_OPSET = 17
 
 
 def export_model(
@@ -53,7 +54,7 @@ def export_model(
         dynamic: try dynamic batch and image-size axes.
         verify: compare the export with PyTorch (see `verify_export`).
         real_image: the real input of the verification (path, array or tensor); default a
-            frame of the synthetic driving world.
+            `gradient_image`.
         opset: ONNX opset.
 
     Returns:
@@ -78,21 +79,10 @@ def export_onnx(
     """Export to ONNX (see `export_model`); runs the check with onnxruntime."""
     net, size = _prepare(predictor, size)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    example = torch.rand(1, 3, *size)
-    dynamic_size = dynamic
-    if dynamic:
-        _onnx_export(net, example, path, opset, dynamic=True)
-        if not _works_at_other_size(lambda x: _run_onnx(path, x), net, size):
-            dynamic_size = False
-    if not dynamic_size:
-        _onnx_export(net, example, path, opset, dynamic=False)
-    _write_onnx_metadata(path, predictor, size, dynamic_size)
+    dynamic_size = write_onnx(net, path, size, opset, dynamic, facts=predictor.facts())
     report = {"path": path, "format": "onnx", "size": size, "dynamic_size": dynamic_size}
     if verify:
-        report["checks"] = verify_export(
-            lambda x: _run_onnx(path, x), net, size, dynamic_size, real_image
-        )
+        report["checks"] = verify_export(OnnxRunner(path), net, size, dynamic_size, real_image)
     return report
 
 
@@ -117,18 +107,16 @@ def export_torchscript(
         warnings.simplefilter("ignore")
         with _lightning_tracing():
             traced = torch.jit.trace(net, torch.rand(1, 3, *size), check_trace=False)
-    dynamic_size = dynamic and _works_at_other_size(lambda x: traced(x), net, size)
-    meta = json.dumps(_metadata(predictor, size, dynamic_size))
+    dynamic_size = dynamic and works_at_other_size(traced, net, size)
+    facts = {**predictor.facts(), "export_size": list(size), "dynamic_size": dynamic_size}
+    meta = json.dumps(facts)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", FutureWarning)  # torch >= 2.9 deprecates TorchScript
         torch.jit.save(traced, str(path), _extra_files={"mdk_meta.json": meta})
     report = {"path": path, "format": "torchscript", "size": size, "dynamic_size": dynamic_size}
     if verify:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", FutureWarning)
-            loaded = torch.jit.load(str(path), map_location="cpu")
         report["checks"] = verify_export(
-            lambda x: loaded(x).detach(), net, size, dynamic_size, real_image
+            TorchScriptRunner(path), net, size, dynamic_size, real_image
         )
     return report
 
@@ -137,15 +125,16 @@ def export_torchscript(
 def verify_export(run, net: nn.Module, size, dynamic_size: bool, real_image=None) -> list[dict]:
     """Compare an exported model with PyTorch.
 
-    Inputs: a random batch of 2 at the export size, the real image at the export size, and (with
-    dynamic axes) a random batch of 3 at a second size.
+    Inputs: a random batch of 2 at the export size, the real image (or a gradient image) at the
+    export size, and (with dynamic axes) a random batch of 3 at a second size.
 
     Args:
-        run: the exported model as a function of a [B, 3, H, W] tensor.
+        run: a runner of the exported file (`monodepthkit.inference.runners`): [B, 3, H, W]
+            -> [B, 1, H, W].
         net: the PyTorch `InferenceNet`.
         size: export (height, width).
         dynamic_size: whether to check a second size.
-        real_image: real input (path, array or tensor); None: a synthetic driving frame.
+        real_image: real input (path, array or tensor); None: a `gradient_image`.
 
     Returns:
         One dict per input: ``input``, ``shape``, ``max_abs_diff``, ``max_abs_value`` (of the
@@ -157,7 +146,7 @@ def verify_export(run, net: nn.Module, size, dynamic_size: bool, real_image=None
     real = _real_input(real_image, size)
     inputs.append((real[0], real[1]))
     if dynamic_size:
-        other = _other_size(size)
+        other = other_size(size)
         inputs.append(("random, second size", torch.rand(3, 3, *other, generator=generator)))
     checks = []
     for name, image in inputs:
@@ -200,11 +189,8 @@ def format_checks(report: dict) -> str:
 
 
 def _prepare(predictor: Predictor, size) -> tuple[nn.Module, tuple[int, int]]:
-    if predictor.net is None:
-        raise MdkError("export needs a PyTorch predictor (this one runs an ONNX file already)")
     # A copy: moving the predictor's own model to the CPU would break a GPU predictor.
-    model = copy.deepcopy(predictor.model).float().cpu().eval()
-    net = InferenceNet(model, predictor.output_kind).eval()
+    net = predictor.cpu_net()
     size = tuple(size or predictor.input_size or (192, 640))
     return net, (int(size[0]), int(size[1]))
 
@@ -222,87 +208,29 @@ def _lightning_tracing():
         yield
 
 
-def _onnx_export(net: nn.Module, example: Tensor, path: Path, opset: int, dynamic: bool) -> None:
-    output = "depth" if net.kind == "depth" else "disparity"
-    axes = {0: "batch", 2: "height", 3: "width"} if dynamic else {0: "batch"}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # the TorchScript-based exporter is noisy
-        options = dict(
-            input_names=["image"],
-            output_names=[output],
-            dynamic_axes={"image": axes, output: axes},
-            opset_version=opset,
-        )
-        try:
-            torch.onnx.export(net, (example,), str(path), dynamo=False, **options)
-        except TypeError:  # torch < 2.5 has no ``dynamo`` argument
-            torch.onnx.export(net, (example,), str(path), **options)
-
-
-def _run_onnx(path: Path, image: Tensor) -> np.ndarray:
-    import onnxruntime as ort
-
-    session = _SESSIONS.get(path)
-    if session is None or session[0] != path.stat().st_mtime_ns:
-        session = (path.stat().st_mtime_ns, ort.InferenceSession(str(path)))
-        _SESSIONS[path] = session
-    return session[1].run(None, {"image": image.numpy()})[0]
-
-
-_SESSIONS: dict[Path, tuple] = {}
-
-
-@torch.no_grad()
-def _works_at_other_size(run, net: nn.Module, size) -> bool:
-    image = torch.rand(2, 3, *_other_size(size))
-    try:
-        exported = torch.as_tensor(np.asarray(run(image)))
-    except Exception:  # runtimes raise their own error types on shape mismatches
-        return False
-    reference = net(image)
-    if exported.shape != reference.shape:
-        return False
-    return bool((exported - reference).abs().max() <= 1e-3 * max(1.0, float(reference.abs().max())))
-
-
-def _other_size(size) -> tuple[int, int]:
-    return int(size[0]) + 32, int(size[1]) + 64
-
-
 def _real_input(real_image, size) -> tuple[str, Tensor]:
-    import torch.nn.functional as F
-
+    """The named image input of `verify_export` at ``size``: the user's image, else
+    `gradient_image`."""
     if real_image is None:
-        from monodepthkit.data.synthetic import render_sequence
-
-        frame = render_sequence("driving", 0, 0, 1, width=size[1], height=size[0])["images"][0]
-        name, image = "synthetic driving frame", to_image_tensor(frame)
-    else:
-        label = Path(real_image).name if isinstance(real_image, (str, Path)) else "real image"
-        name, image = label, to_image_tensor(real_image)
+        return "gradient image", gradient_image(size)[None]
+    label = Path(real_image).name if isinstance(real_image, (str, Path)) else "real image"
+    image = to_image_tensor(real_image)
     image = F.interpolate(image[None], size=size, mode="bilinear", antialias=True)
-    return name, image.clamp(0.0, 1.0)
+    return label, image.clamp(0.0, 1.0)
 
 
-def _metadata(predictor: Predictor, size, dynamic_size: bool) -> dict:
-    return _jsonable(
-        {
-            "output_kind": predictor.output_kind,
-            "input_size": predictor.input_size,
-            "intrinsics": None if predictor.intrinsics is None else predictor.intrinsics.tolist(),
-            "intrinsics_size": predictor.intrinsics_size,
-            "export_size": size,
-            "dynamic_size": dynamic_size,
-            "info": predictor.info,
-        }
-    )
+def gradient_image(size: tuple[int, int]) -> Tensor:
+    """A deterministic, smooth test image that needs no data: red rises left to right, green
+    top to bottom, blue is a diagonal wave.
 
+    Args:
+        size: (height, width) in pixels.
 
-def _write_onnx_metadata(path: Path, predictor: Predictor, size, dynamic_size: bool) -> None:
-    import onnx
-
-    model = onnx.load(str(path))
-    for key, value in _metadata(predictor, size, dynamic_size).items():
-        prop = model.metadata_props.add()
-        prop.key, prop.value = f"{ONNX_META_PREFIX}{key}", json.dumps(value)
-    onnx.save(model, str(path))
+    Returns:
+        [3, H, W] float32 in [0, 1].
+    """
+    height, width = size
+    rows = torch.linspace(0.0, 1.0, height).view(height, 1).expand(height, width)
+    columns = torch.linspace(0.0, 1.0, width).view(1, width).expand(height, width)
+    wave = 0.5 + 0.5 * torch.sin(2.0 * torch.pi * 3.0 * (rows + columns))
+    return torch.stack([columns, rows, wave])

@@ -13,18 +13,18 @@ What comes out depends on the model (``predictor.output_kind``):
   depth.
 
 The network runs at the checkpoint's training size when it is known, otherwise at the input size
-rounded to a multiple of 32 (``resolution``); its output is resized back to the input size
-bilinearly. A disparity is resized as a disparity, and so is the depth of a metric model that
-predicts through a disparity (a self-supervised task, e.g. a stereo Monodepth2): its ``1 / depth``
-is resized and inverted afterwards, as Monodepth2's ``evaluate_depth.py`` does.
+rounded to the model's size multiple (``resolution``; ``input_multiple`` in the model
+registry); its output is resized back to the input size bilinearly. A disparity is resized as a
+disparity, and so is the depth of a metric model that predicts through a disparity (a
+self-supervised task, e.g. a stereo Monodepth2): its ``1 / depth`` is resized and inverted
+afterwards, as Monodepth2's ``evaluate_depth.py`` does.
 """
 
 from __future__ import annotations
 
-import json
+import copy
 import tempfile
 from collections.abc import Sequence
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -34,32 +34,24 @@ from torch import Tensor, nn
 
 from monodepthkit.errors import MdkError
 from monodepthkit.geometry.camera import scale_intrinsics
+from monodepthkit.inference.device import select_device
+from monodepthkit.inference.metadata import (
+    as_size,
+    checkpoint_facts,
+    jsonable,
+    read_onnx_metadata,
+    size_or_none,
+)
+from monodepthkit.inference.runners import (
+    DEFAULT_OPSET,
+    PRECISIONS,
+    InferenceNet,
+    OnnxRunner,
+    TorchRunner,
+    write_onnx,
+)
 
-OUTPUT_KINDS = ("depth", "disparity")
-PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 BACKENDS = ("pytorch", "onnxruntime")
-# Top-level checkpoint entry holding the camera of the training data, when known:
-# {"K": 3x3 list in pixels, "image_size": [H, W] of the images K belongs to}.
-INTRINSICS_KEY = "mdk_intrinsics"
-# Metadata keys written into exported ONNX files (read back by `Predictor.from_onnx`).
-ONNX_META_PREFIX = "mdk_"
-
-
-class InferenceNet(nn.Module):
-    """A task or model reduced to one tensor output: image [B, 3, H, W] in [0, 1] ->
-    [B, 1, H, W] depth in metres (``kind="depth"``) or disparity ``1 / depth``
-    (``kind="disparity"``). This is what the predictor runs and what export writes."""
-
-    def __init__(self, model: nn.Module, kind: str = "depth") -> None:
-        super().__init__()
-        if kind not in OUTPUT_KINDS:
-            raise MdkError(f"output kind must be one of {', '.join(OUTPUT_KINDS)}, got '{kind}'")
-        self.model = model
-        self.kind = kind
-
-    def forward(self, image: Tensor) -> Tensor:
-        depth = self.model(image)["depth"]
-        return 1.0 / depth if self.kind == "disparity" else depth
 
 
 class Predictor:
@@ -75,7 +67,9 @@ class Predictor:
         resolution: where the network runs: ``"auto"`` (``input_size`` if known, else
             ``"input"``), ``"train"`` (``input_size``), ``"input"`` (the input's size rounded
             to ``multiple``) or an explicit (height, width).
-        multiple: size multiple for ``"input"`` resolution (32 suits every registered model).
+        multiple: size multiple for ``"input"`` resolution; None: the model's
+            ``input_multiple`` in the model registry (`monodepthkit.models.model_config`, read
+            through ``info["model"]``), 32 for models the registry does not know.
         min_size: smallest side for ``"input"`` resolution, pixels (64: ResNet encoders need
             at least 2 pixels at 1/32 scale).
         flip: flip test-time augmentation: average the prediction of the image and the mirrored
@@ -93,9 +87,10 @@ class Predictor:
             model cards.
 
     Attributes:
-        resize_as_disparity: True for self-supervised tasks (they decode a disparity): their
-            metric depth is resized as ``1 / depth`` and inverted afterwards, as Monodepth2's
-            evaluation does. False for other models and for the ``onnxruntime`` backend.
+        resize_as_disparity: True for models whose depth comes from a disparity (tasks with
+            ``predicts_disparity``, the self-supervised ones): their metric depth is resized as
+            ``1 / depth`` and inverted afterwards, as Monodepth2's evaluation does. False for
+            other models and for the ``onnxruntime`` backend.
     """
 
     def __init__(
@@ -105,7 +100,7 @@ class Predictor:
         input_size: Sequence[int] | None = None,
         is_metric: bool | None = None,
         resolution: str | Sequence[int] = "auto",
-        multiple: int = 32,
+        multiple: int | None = None,
         min_size: int = 64,
         flip: bool = False,
         device: str | torch.device = "auto",
@@ -118,17 +113,18 @@ class Predictor:
         onnx_path: str | Path | None = None,
         info: dict | None = None,
     ) -> None:
-        from monodepthkit.eval.checkpoint import select_device
-
         if backend not in BACKENDS:
             raise MdkError(f"backend must be one of {', '.join(BACKENDS)}, got '{backend}'")
         if precision not in PRECISIONS:
             raise MdkError(f"precision must be one of {', '.join(PRECISIONS)}, got '{precision}'")
+        self.info = dict(info or {})
+        if multiple is None:
+            multiple = _input_multiple(self.info.get("model"))
         if batch_size < 1 or multiple < 1:
             raise MdkError(f"batch_size and multiple must be >= 1, got {batch_size}, {multiple}")
         self.backend = backend
-        self.input_size = _size_or_none(input_size, "input_size")
-        self.resolution = resolution if isinstance(resolution, str) else _size(resolution)
+        self.input_size = size_or_none(input_size, "input_size")
+        self.resolution = resolution if isinstance(resolution, str) else as_size(resolution)
         if self.resolution not in ("auto", "train", "input") and isinstance(self.resolution, str):
             raise MdkError(
                 f"resolution must be 'auto', 'train', 'input' or (height, width), got "
@@ -142,14 +138,14 @@ class Predictor:
         self.batch_size = int(batch_size)
         self.precision = precision
         self.channels_last = bool(channels_last)
-        self.info = dict(info or {})
         self.intrinsics = None if intrinsics is None else np.asarray(intrinsics, np.float64)
-        self.intrinsics_size = _size_or_none(intrinsics_size, "intrinsics_size")
+        self.intrinsics_size = size_or_none(intrinsics_size, "intrinsics_size")
         if self.intrinsics is not None and self.intrinsics.shape != (3, 3):
             raise MdkError(f"intrinsics must be a 3x3 matrix, got shape {self.intrinsics.shape}")
         if self.intrinsics is not None and self.intrinsics_size is None:
             raise MdkError("intrinsics need intrinsics_size=(H, W), the image size K belongs to")
 
+        self.runner: TorchRunner | OnnxRunner
         if backend == "onnxruntime":
             if onnx_path is None:
                 raise MdkError("backend 'onnxruntime' needs onnx_path (see `mdk export`)")
@@ -158,25 +154,25 @@ class Predictor:
             self.model = None
             self.net = None
             self.resize_as_disparity = False
-            self._session = _onnx_session(self.onnx_path, select_device(device))
+            self.runner = OnnxRunner(self.onnx_path, select_device(device))
             self.is_metric = True if is_metric is None else bool(is_metric)
         else:
             if model is None:
                 raise MdkError("Predictor needs a model (or backend='onnxruntime')")
             self.onnx_path = None
-            self.device = (
-                select_device(str(device)) if not isinstance(device, torch.device) else device
-            )
+            self.device = select_device(device)
             if is_metric is None:
                 is_metric = bool(getattr(model, "is_metric", True))
             self.is_metric = bool(is_metric)
             self.model = model.eval().to(self.device)
-            self.net = InferenceNet(self.model, self.output_kind).eval()
-            # Self-supervised tasks (the ones that say whether they are metric) decode a
-            # disparity; their metric depth is resized as a disparity.
-            self.resize_as_disparity = hasattr(model, "is_metric")
-            if self.channels_last:
-                self.net = self.net.to(memory_format=torch.channels_last)
+            self.resize_as_disparity = bool(getattr(model, "predicts_disparity", False))
+            self.runner = TorchRunner(
+                InferenceNet(self.model, self.output_kind),
+                self.device,
+                precision,
+                self.channels_last,
+            )
+            self.net = self.runner.net
         if precision == "fp16" and self.device.type == "cpu":
             raise MdkError("precision 'fp16' needs a GPU; use 'bf16' or 'fp32' on CPU")
 
@@ -280,16 +276,39 @@ class Predictor:
     def to_onnxruntime(self, path: str | Path | None = None) -> Predictor:
         """This predictor's model exported to ONNX (``path`` or a temporary file) and run by
         onnxruntime, with the same options."""
-        from monodepthkit.inference.export import export_onnx
-
         if self.net is None:
             return self
         if path is None:
             folder = Path(tempfile.mkdtemp(prefix="mdk_onnx_"))
             path = folder / "model.onnx"
         size = self.input_size or (192, 640)
-        export_onnx(self, path, size=size, verify=False)
+        write_onnx(self.cpu_net(), path, size, DEFAULT_OPSET, facts=self.facts())
         return Predictor.from_onnx(path, **self.options())
+
+    def cpu_net(self) -> InferenceNet:
+        """A float32 CPU copy of the network (what export writes; the predictor's own network
+        stays on its device).
+
+        Raises:
+            MdkError: an ONNX predictor (it has no PyTorch network).
+        """
+        if self.model is None:
+            raise MdkError("export needs a PyTorch predictor (this one runs an ONNX file already)")
+        model = copy.deepcopy(self.model).float().cpu().eval()
+        return InferenceNet(model, self.output_kind).eval()
+
+    def facts(self) -> dict:
+        """What export stores next to the network (JSON types): ``output_kind``,
+        ``input_size``, ``intrinsics``, ``intrinsics_size`` and ``info``."""
+        return jsonable(
+            {
+                "output_kind": self.output_kind,
+                "input_size": self.input_size,
+                "intrinsics": None if self.intrinsics is None else self.intrinsics.tolist(),
+                "intrinsics_size": self.intrinsics_size,
+                "info": self.info,
+            }
+        )
 
     def options(self) -> dict:
         """The run-time options of this predictor (to build a similar one)."""
@@ -412,7 +431,7 @@ class Predictor:
                 for offset, index in enumerate(chunk):
                     size = tuple(tensors[index].shape[-2:])
                     if output_sizes is not None:
-                        size = _size(output_sizes[index])
+                        size = as_size(output_sizes[index])
                     resized = self._resize_output(prediction[offset : offset + 1], size)
                     outputs[index] = resized[0, 0].float().cpu().numpy()
         return outputs
@@ -461,166 +480,10 @@ class Predictor:
         """Network output [B, 1, h, w] float32 for a batch [B, 3, h, w] at the network size."""
         flip = self.flip if flip is None else flip
         if flip:
-            doubled = self._forward(torch.cat([batch, batch.flip(-1)]))
+            doubled = self.runner(torch.cat([batch, batch.flip(-1)]))
             first, mirrored = doubled.chunk(2)
             return 0.5 * (first + mirrored.flip(-1))
-        return self._forward(batch)
-
-    def _forward(self, batch: Tensor) -> Tensor:
-        if self.backend == "onnxruntime":
-            array = np.ascontiguousarray(batch.float().cpu().numpy())
-            (output,) = self._session.run(None, {self._session.get_inputs()[0].name: array})
-            return torch.from_numpy(output).to(batch.device)
-        if self.channels_last:
-            batch = batch.contiguous(memory_format=torch.channels_last)
-        dtype = PRECISIONS[self.precision]
-        autocast = (
-            torch.autocast(self.device.type, dtype=dtype)
-            if dtype != torch.float32
-            else nullcontext()
-        )
-        with autocast:
-            return self.net(batch).float()
-
-
-# --- checkpoints ------------------------------------------------------------------------------
-
-
-def checkpoint_facts(checkpoint: dict, path: Path | None = None) -> dict:
-    """Training size, camera and model-card facts stored in (or next to) a checkpoint dict.
-
-    Returns:
-        ``{"input_size": (H, W) | None, "intrinsics": K | None, "intrinsics_size": (H, W) |
-        None, "info": dict}``. Intrinsics come from the checkpoint's `INTRINSICS_KEY` entry,
-        else from the synthetic preset the model was trained on. ``info`` holds the task class,
-        model name, training data and, when a ``metrics.json`` sits next to the checkpoint (as
-        `mdk demo` writes), its metrics.
-    """
-    from monodepthkit.tasks.loading import TASK_KEY
-
-    data = checkpoint.get("datamodule_hyper_parameters") or {}
-    input_size = _size_or_none(data.get("image_size"), "image_size")
-    intrinsics = intrinsics_size = None
-    stored = checkpoint.get(INTRINSICS_KEY)
-    if stored:
-        intrinsics = np.asarray(stored["K"], dtype=np.float64)
-        intrinsics_size = tuple(int(v) for v in stored["image_size"])
-    elif data.get("dataset") == "synthetic":
-        intrinsics, intrinsics_size = _synthetic_camera(data.get("synthetic"))
-    hparams = checkpoint.get("hyper_parameters") or {}
-    info: dict = {"task": checkpoint.get(TASK_KEY)}
-    model_name = hparams.get("model") or hparams.get("depth_model")
-    if model_name:
-        info["model"] = model_name
-        info["model_kwargs"] = _jsonable(
-            hparams.get("model_kwargs") or hparams.get("depth_model_kwargs") or {}
-        )
-    if data:
-        info["training_data"] = _describe_data(data)
-    if input_size is not None:
-        info["input_size"] = list(input_size)
-    if path is not None and (path.parent / "metrics.json").is_file():
-        try:
-            metrics = json.loads((path.parent / "metrics.json").read_text())
-        except json.JSONDecodeError:
-            metrics = None
-        if isinstance(metrics, dict):
-            info["metrics"] = metrics
-    return {
-        "input_size": input_size,
-        "intrinsics": intrinsics,
-        "intrinsics_size": intrinsics_size,
-        "info": info,
-    }
-
-
-def _synthetic_camera(options) -> tuple[np.ndarray | None, tuple[int, int] | None]:
-    from monodepthkit.data.synthetic import PRESETS
-
-    preset_name = getattr(options, "preset", None)
-    width = getattr(options, "width", None)
-    height = getattr(options, "height", None)
-    if isinstance(options, dict):
-        preset_name, width, height = (
-            options.get("preset"),
-            options.get("width"),
-            options.get("height"),
-        )
-    preset = PRESETS.get(preset_name or "driving")
-    if preset is None:
-        return None, None
-    width, height = width or preset.width, height or preset.height
-    return preset.camera_matrix(width, height), (height, width)
-
-
-def _describe_data(data: dict) -> str:
-    name = data.get("dataset", "unknown")
-    if name == "synthetic":
-        options = data.get("synthetic")
-        preset = getattr(options, "preset", None) or (
-            options.get("preset") if isinstance(options, dict) else None
-        )
-        return f"monodepthkit synthetic world ({preset or 'driving'} preset)"
-    root = data.get("root")
-    return f"{name} ({root})" if root else str(name)
-
-
-def _jsonable(value):
-    """Hyper-parameters as JSON types (tuples -> lists, dataclasses -> dicts, paths -> str)."""
-    from dataclasses import asdict, is_dataclass
-
-    if is_dataclass(value) and not isinstance(value, type):
-        return _jsonable(asdict(value))
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, Path):
-        return str(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
-        return value
-    if isinstance(value, np.generic):
-        return value.item()
-    raise MdkError(f"cannot store a {type(value).__name__} ({value!r}) in a JSON model config")
-
-
-# --- ONNX runtime -----------------------------------------------------------------------------
-
-
-def read_onnx_metadata(path: str | Path) -> dict:
-    """The monodepthkit facts stored in an exported ONNX file (empty for other files)."""
-    import onnx
-
-    path = Path(path)
-    if not path.is_file():
-        raise MdkError(f"{path}: ONNX file not found")
-    try:
-        model = onnx.load(str(path), load_external_data=False)
-    except Exception as exc:  # onnx raises DecodeError and friends
-        raise MdkError(f"{path}: not a readable ONNX file ({exc})") from None
-    meta = {}
-    for prop in model.metadata_props:
-        if prop.key.startswith(ONNX_META_PREFIX):
-            meta[prop.key[len(ONNX_META_PREFIX) :]] = json.loads(prop.value)
-    return meta
-
-
-def _onnx_session(path: Path, device: torch.device):
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise MdkError(
-            "backend 'onnxruntime' needs the onnxruntime package: pip install monodepthkit[export]"
-        ) from None
-    if not path.is_file():
-        raise MdkError(f"{path}: ONNX file not found")
-    providers = ["CPUExecutionProvider"]
-    if device.type == "cuda" and "CUDAExecutionProvider" in ort.get_available_providers():
-        providers.insert(0, "CUDAExecutionProvider")
-    try:
-        return ort.InferenceSession(str(path), providers=providers)
-    except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
-        raise MdkError(f"{path}: onnxruntime cannot load this file ({exc})") from None
+        return self.runner(batch)
 
 
 # --- input conversion -------------------------------------------------------------------------
@@ -687,31 +550,13 @@ def _resize_output(prediction: Tensor, size: Sequence[int]) -> Tensor:
     return F.interpolate(prediction, size=tuple(size), mode="bilinear", align_corners=False)
 
 
-def _size(value: Sequence[int]) -> tuple[int, int]:
-    try:
-        height, width = (int(v) for v in value)
-    except (TypeError, ValueError):
-        raise MdkError(f"expected a size (height, width), got {value!r}") from None
-    if height < 1 or width < 1:
-        raise MdkError(f"expected a positive size (height, width), got {value!r}")
-    return height, width
+def _input_multiple(model_name: str | None) -> int:
+    """The registry's ``input_multiple`` of a model name; 32 for unknown or missing names."""
+    from monodepthkit.models.registry import list_models, model_config
+
+    if model_name in list_models():
+        return model_config(model_name).input_multiple
+    return 32
 
 
-def _size_or_none(value, name: str) -> tuple[int, int] | None:
-    if value is None:
-        return None
-    try:
-        return _size(value)
-    except MdkError:
-        raise MdkError(f"{name}: expected (height, width), got {value!r}") from None
-
-
-__all__ = [
-    "INTRINSICS_KEY",
-    "OUTPUT_KINDS",
-    "InferenceNet",
-    "Predictor",
-    "checkpoint_facts",
-    "read_onnx_metadata",
-    "to_image_tensor",
-]
+__all__ = ["BACKENDS", "Predictor", "to_image_tensor"]

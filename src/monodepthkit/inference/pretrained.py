@@ -24,7 +24,7 @@ from huggingface_hub import ModelCard, PyTorchModelHubMixin
 from torch import Tensor, nn
 
 from monodepthkit.errors import MdkError
-from monodepthkit.inference.predictor import _jsonable
+from monodepthkit.inference.metadata import jsonable
 
 _CARD_TEMPLATE = """---
 {{ card_data }}
@@ -141,12 +141,12 @@ class PretrainedDepthModel(
         hparams = {k: v for k, v in dict(task.hparams).items() if not k.startswith("_")}
         model = cls(
             task_class=f"{type(task).__module__}.{type(task).__qualname__}",
-            hyper_parameters=_jsonable(hparams),
+            hyper_parameters=jsonable(hparams),
             input_size=None if input_size is None else [int(v) for v in input_size],
             is_metric=is_metric,
             intrinsics=None if intrinsics is None else np.asarray(intrinsics).tolist(),
             intrinsics_size=None if intrinsics_size is None else [int(v) for v in intrinsics_size],
-            info=_jsonable(info or {}),
+            info=jsonable(info or {}),
         )
         model.task.load_state_dict(task.state_dict())
         return model.eval()

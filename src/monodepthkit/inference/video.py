@@ -1,6 +1,7 @@
 """Depth for videos, frame by frame, streaming (never the whole video in memory).
 
-Frames are read with OpenCV, predicted in small batches and written straight to two mp4 files:
+Frames are read with OpenCV, predicted in small batches (`colorized_predictions`, which the
+`mdk serve` page uses too) and written straight to two mp4 files:
 ``NAME_depth.mp4`` (the colour-mapped prediction) and ``NAME_side_by_side.mp4`` (the frame and its
 prediction). Colours must not flicker from frame to frame, so the colour range is either fixed
 (``value_range``) or a percentile range smoothed exponentially over time (`SmoothedRange`).
@@ -8,7 +9,7 @@ prediction). Colours must not flicker from frame to frame, so the colour range i
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
 import cv2
@@ -18,6 +19,12 @@ from monodepthkit.errors import MdkError
 from monodepthkit.inference.writers import DEFAULT_PERCENTILES, colorize, robust_range, side_by_side
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+BROWSER_CODECS: tuple[tuple[str, str], ...] = (
+    ("VP80", ".webm"),
+    ("avc1", ".mp4"),
+    ("mp4v", ".mp4"),
+)
+"""(fourcc, suffix) of the codecs browsers play without conversion, in order of preference."""
 
 
 class SmoothedRange:
@@ -94,25 +101,49 @@ def video_info(path: str | Path) -> tuple[float, int]:
 
 
 class VideoWriter:
-    """Write RGB frames to an mp4 (``mp4v``) as they come; the size is set by the first frame."""
+    """Write RGB frames to a video file as they come; the size is set by the first frame.
 
-    def __init__(self, path: str | Path, fps: float) -> None:
+    Args:
+        path: the video file; ``codecs`` may change its suffix (``path`` is then the file
+            written).
+        fps: frames per second.
+        codecs: (fourcc, suffix) pairs tried in order at the first frame, the first one OpenCV
+            can write is used (e.g. `BROWSER_CODECS`); None: ``mp4v`` into ``path`` as given.
+    """
+
+    def __init__(
+        self, path: str | Path, fps: float, codecs: Sequence[tuple[str, str]] | None = None
+    ) -> None:
         self.path = Path(path)
         self.fps = float(fps)
+        self.codecs = tuple(codecs) if codecs else (("mp4v", self.path.suffix),)
         self._writer = None
         self.frames = 0
 
     def write(self, frame: np.ndarray) -> None:
-        """Append one [H, W, 3] uint8 RGB frame."""
+        """Append one [H, W, 3] uint8 RGB frame.
+
+        Raises:
+            MdkError: OpenCV can write none of the codecs here.
+        """
         if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            height, width = frame.shape[:2]
-            fourcc = cv2.VideoWriter_fourcc(*"mp4v")
-            self._writer = cv2.VideoWriter(str(self.path), fourcc, self.fps, (width, height))
-            if not self._writer.isOpened():
-                raise MdkError(f"{self.path}: OpenCV cannot write mp4 video here")
+            self._open(frame.shape[1], frame.shape[0])
         self._writer.write(cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2BGR))
         self.frames += 1
+
+    def _open(self, width: int, height: int) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        for fourcc, suffix in self.codecs:
+            path = self.path.with_suffix(suffix)
+            writer = cv2.VideoWriter(
+                str(path), cv2.VideoWriter_fourcc(*fourcc), self.fps, (width, height)
+            )
+            if writer.isOpened():
+                self._writer, self.path = writer, path
+                return
+            writer.release()
+        names = ", ".join(fourcc for fourcc, _ in self.codecs)
+        raise MdkError(f"{self.path}: this OpenCV build cannot write {names} video here")
 
     def close(self) -> None:
         if self._writer is not None:
@@ -148,7 +179,7 @@ def predict_video(
             `SmoothedRange` with ``momentum``.
         momentum: smoothing of the automatic colour range.
         batch_size: frames per forward pass (default: the predictor's).
-        on_frame: called with the number of frames done after each batch (progress bars).
+        on_frame: called with 1 after each frame written (progress bars).
 
     Returns:
         ``{"frames": N, "depth_video": Path, "side_by_side_video": Path, "fps": fps}``.
@@ -157,20 +188,23 @@ def predict_video(
     out_dir = Path(out_dir)
     name = name or path.stem
     fps, _ = video_info(path)
-    batch_size = batch_size or predictor.batch_size
-    ranges = None if value_range is not None else SmoothedRange(momentum)
-    near_is_high = predictor.output_kind == "disparity"
     depth_path = out_dir / f"{name}_depth.mp4"
     pair_path = out_dir / f"{name}_side_by_side.mp4"
+    coloured = colorized_predictions(
+        read_frames(path),
+        predictor,
+        near_is_high=predictor.output_kind == "disparity",
+        cmap=cmap,
+        value_range=value_range,
+        momentum=momentum,
+        batch_size=batch_size or predictor.batch_size,
+    )
     with VideoWriter(depth_path, fps) as depth_video, VideoWriter(pair_path, fps) as pair_video:
-        for frames in _batches(read_frames(path), batch_size):
-            for frame, values in zip(frames, predictor(frames), strict=True):
-                frame_range = value_range if ranges is None else ranges.update(values)
-                colours = colorize(values, cmap, frame_range, near_is_high=near_is_high)
-                depth_video.write(colours)
-                pair_video.write(side_by_side(frame, colours))
+        for frame, _, colours in coloured:
+            depth_video.write(colours)
+            pair_video.write(side_by_side(frame, colours))
             if on_frame is not None:
-                on_frame(len(frames))
+                on_frame(1)
     return {
         "frames": depth_video.frames,
         "depth_video": depth_path,
@@ -179,7 +213,38 @@ def predict_video(
     }
 
 
-def _batches(frames: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
+def colorized_predictions(
+    frames: Iterable[np.ndarray],
+    predict: Callable[[list[np.ndarray]], Sequence[np.ndarray]],
+    near_is_high: bool,
+    cmap: str = "magma",
+    value_range: tuple[float, float] | None = None,
+    momentum: float = 0.9,
+    batch_size: int = 1,
+) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Predict a stream of frames in batches and colour them without flicker.
+
+    Args:
+        frames: [H, W, 3] uint8 RGB frames (e.g. `read_frames`), read lazily.
+        predict: a list of frames -> one [H, W] map per frame (depth in metres or disparity;
+            a `Predictor` is one).
+        near_is_high: True for disparity (see `colorize`).
+        cmap: colour map.
+        value_range: fixed (low, high) colour range; None: a `SmoothedRange` with ``momentum``.
+        momentum: smoothing of the automatic colour range.
+        batch_size: frames per ``predict`` call.
+
+    Yields:
+        (frame, [H, W] float32 prediction, [H, W, 3] uint8 colour map) of each frame, in order.
+    """
+    ranges = None if value_range is not None else SmoothedRange(momentum)
+    for batch in _batches(frames, batch_size):
+        for frame, values in zip(batch, predict(batch), strict=True):
+            frame_range = value_range if ranges is None else ranges.update(values)
+            yield frame, values, colorize(values, cmap, frame_range, near_is_high=near_is_high)
+
+
+def _batches(frames: Iterable[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:
     batch = []
     for frame in frames:
         batch.append(frame)

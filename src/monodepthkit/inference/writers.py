@@ -168,6 +168,14 @@ def depth_to_points(
     return points[valid].astype(np.float32), colours
 
 
+def disparity_to_depth(disparity: np.ndarray) -> np.ndarray:
+    """``1 / disparity`` where the disparity is positive, 0 (invalid) elsewhere: the (relative)
+    depth of a relative model, for point clouds. [H, W] in, [H, W] float32 out."""
+    disparity = np.asarray(disparity)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(disparity > 0, 1.0 / disparity, 0.0).astype(np.float32)
+
+
 def write_ply(
     path: str | Path, depth: np.ndarray, K: np.ndarray, image: np.ndarray | None = None
 ) -> Path:
@@ -184,13 +192,30 @@ def write_ply(
         z forward).
     """
     points, colours = depth_to_points(depth, K, image)
+    return write_points_ply(path, points, colours)
+
+
+def write_points_ply(
+    path: str | Path, points: np.ndarray, colours: np.ndarray | None = None
+) -> Path:
+    """Write points as a binary little-endian PLY point cloud (`read_ply` reads it back).
+
+    Args:
+        path: ``.ply`` file.
+        points: [N, 3] x, y, z (written as float32).
+        colours: optional [N, 3] uint8 colours (vertex properties red, green, blue).
+
+    Returns:
+        The path.
+    """
+    points = np.asarray(points, dtype=np.float32)
     fields = [("x", "<f4"), ("y", "<f4"), ("z", "<f4")]
     if colours is not None:
         fields += [("red", "u1"), ("green", "u1"), ("blue", "u1")]
     vertices = np.empty(len(points), dtype=fields)
     vertices["x"], vertices["y"], vertices["z"] = points.T
     if colours is not None:
-        vertices["red"], vertices["green"], vertices["blue"] = colours.T
+        vertices["red"], vertices["green"], vertices["blue"] = np.asarray(colours, np.uint8).T
     types = {"<f4": "float", "u1": "uchar"}
     header = ["ply", "format binary_little_endian 1.0", f"element vertex {len(points)}"]
     header += [f"property {types[kind]} {name}" for name, kind in fields]
@@ -292,9 +317,6 @@ def write_prediction(
                     f"{name}: the ply format needs intrinsics; give --fx/--fy/--cx/--cy or --fov "
                     "(the checkpoint has none)"
                 )
-            depth = values
-            if kind == "disparity":
-                with np.errstate(divide="ignore"):
-                    depth = np.where(values > 0, 1.0 / values, 0.0)
+            depth = disparity_to_depth(values) if kind == "disparity" else values
             written.append(write_ply(out_dir / f"{name}.ply", depth, K, image))
     return written

@@ -1,0 +1,236 @@
+"""One runner per backend: the network as a function of an image batch.
+
+Every runner maps an image batch [B, 3, H, W] float32 in [0, 1] to the network output
+[B, 1, H, W] float32 (depth in metres, or disparity for relative models; see `InferenceNet`):
+
+- `TorchRunner`: the PyTorch `InferenceNet`, with a precision (autocast) and memory format;
+- `OnnxRunner`: an ONNX file in onnxruntime (`write_onnx` writes one from a net);
+- `TorchScriptRunner`: a traced TorchScript file.
+
+The `Predictor` resizes, batches and flips around whichever runner it holds; export compares
+runners with PyTorch.
+"""
+
+from __future__ import annotations
+
+import warnings
+from contextlib import nullcontext
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from monodepthkit.errors import MdkError
+from monodepthkit.eval.modes import PREDICTION_KINDS
+from monodepthkit.inference.metadata import write_onnx_metadata
+
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+"""Names of the PyTorch runner's precisions."""
+
+DEFAULT_OPSET = 17
+"""ONNX opset of exported files."""
+
+
+class InferenceNet(nn.Module):
+    """A task or model reduced to one tensor output: image [B, 3, H, W] in [0, 1] ->
+    [B, 1, H, W] depth in metres (``kind="depth"``) or disparity ``1 / depth``
+    (``kind="disparity"``). This is what the runners run and what export writes."""
+
+    def __init__(self, model: nn.Module, kind: str = "depth") -> None:
+        super().__init__()
+        if kind not in PREDICTION_KINDS:
+            raise MdkError(
+                f"output kind must be one of {', '.join(PREDICTION_KINDS)}, got '{kind}'"
+            )
+        self.model = model
+        self.kind = kind
+
+    def forward(self, image: Tensor) -> Tensor:
+        depth = self.model(image)["depth"]
+        return 1.0 / depth if self.kind == "disparity" else depth
+
+
+class TorchRunner:
+    """Run an `InferenceNet` in PyTorch.
+
+    Args:
+        net: the network, already on ``device``.
+        device: where batches run.
+        precision: a key of `PRECISIONS` (autocast below fp32; the `Predictor` checks that
+            fp16 runs on a GPU).
+        channels_last: run convolutions in the channels-last memory format.
+    """
+
+    def __init__(
+        self,
+        net: InferenceNet,
+        device: torch.device,
+        precision: str = "fp32",
+        channels_last: bool = False,
+    ) -> None:
+        self.net = net.eval()
+        self.device = device
+        self.precision = precision
+        self.channels_last = bool(channels_last)
+        if self.channels_last:
+            self.net = self.net.to(memory_format=torch.channels_last)
+
+    @torch.no_grad()
+    def __call__(self, batch: Tensor) -> Tensor:
+        """[B, 3, H, W] on ``device`` -> [B, 1, H, W] float32 on ``device``."""
+        if self.channels_last:
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        dtype = PRECISIONS[self.precision]
+        autocast = (
+            torch.autocast(self.device.type, dtype=dtype)
+            if dtype != torch.float32
+            else nullcontext()
+        )
+        with autocast:
+            return self.net(batch).float()
+
+
+class OnnxRunner:
+    """Run an ONNX file with onnxruntime (CUDA when asked for and available, else CPU).
+
+    Args:
+        path: an ONNX file with one input, the image batch.
+        device: ``cuda`` asks for onnxruntime's CUDA provider; anything else runs on the CPU.
+
+    Raises:
+        MdkError: onnxruntime is not installed, or the file is missing or unreadable.
+    """
+
+    def __init__(self, path: str | Path, device: torch.device | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise MdkError(
+                "backend 'onnxruntime' needs the onnxruntime package: "
+                "pip install monodepthkit[export]"
+            ) from None
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise MdkError(f"{self.path}: ONNX file not found")
+        providers = ["CPUExecutionProvider"]
+        if (
+            device is not None
+            and device.type == "cuda"
+            and "CUDAExecutionProvider" in ort.get_available_providers()
+        ):
+            providers.insert(0, "CUDAExecutionProvider")
+        try:
+            self.session = ort.InferenceSession(str(self.path), providers=providers)
+        except Exception as exc:  # onnxruntime raises its own Fail/InvalidGraph types
+            raise MdkError(f"{self.path}: onnxruntime cannot load this file ({exc})") from None
+        self.input_name = self.session.get_inputs()[0].name
+
+    def __call__(self, batch: Tensor) -> Tensor:
+        """[B, 3, H, W] on any device -> [B, 1, H, W] float32 on the batch's device."""
+        array = np.ascontiguousarray(batch.detach().float().cpu().numpy())
+        (output,) = self.session.run(None, {self.input_name: array})
+        return torch.from_numpy(output).to(batch.device)
+
+
+class TorchScriptRunner:
+    """Run a TorchScript file (as `mdk export --format torchscript` writes) on the CPU."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch >= 2.9 deprecates TorchScript
+            self.module = torch.jit.load(str(self.path), map_location="cpu")
+
+    @torch.no_grad()
+    def __call__(self, batch: Tensor) -> Tensor:
+        """[B, 3, H, W] -> [B, 1, H, W] float32 on the CPU."""
+        return self.module(batch.cpu()).detach().float()
+
+
+# --- writing ONNX files -------------------------------------------------------------------------
+
+
+def write_onnx(
+    net: InferenceNet,
+    path: str | Path,
+    size: tuple[int, int],
+    opset: int,
+    dynamic: bool = True,
+    facts: dict | None = None,
+) -> bool:
+    """Export a CPU `InferenceNet` to an ONNX file, with dynamic image size where it works.
+
+    With ``dynamic`` the file is first written with dynamic batch, height and width axes and
+    run at a second size (`works_at_other_size`); a model that froze a shape is written again
+    at ``size`` (dynamic batch only).
+
+    Args:
+        net: the network, on the CPU in eval mode.
+        path: the ``.onnx`` file.
+        size: (height, width) of the example input, pixels.
+        opset: ONNX opset.
+        dynamic: try dynamic height and width axes.
+        facts: model facts stored as metadata (`write_onnx_metadata`), completed with
+            ``export_size`` and ``dynamic_size``.
+
+    Returns:
+        Whether the file takes any image size.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    example = torch.rand(1, 3, *size)
+    dynamic_size = dynamic
+    if dynamic:
+        export_onnx_graph(net, example, path, opset, dynamic=True)
+        if not works_at_other_size(OnnxRunner(path), net, size):
+            dynamic_size = False
+    if not dynamic_size:
+        export_onnx_graph(net, example, path, opset, dynamic=False)
+    if facts is not None:
+        write_onnx_metadata(
+            path, {**facts, "export_size": list(size), "dynamic_size": dynamic_size}
+        )
+    return dynamic_size
+
+
+def export_onnx_graph(
+    net: nn.Module, example: Tensor, path: Path, opset: int, dynamic: bool
+) -> None:
+    """``torch.onnx.export`` of ``net`` with input ``image`` and output ``depth`` or
+    ``disparity`` (the net's ``kind``); dynamic batch axis, and height and width with
+    ``dynamic``."""
+    output = "depth" if net.kind == "depth" else "disparity"
+    axes = {0: "batch", 2: "height", 3: "width"} if dynamic else {0: "batch"}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the TorchScript-based exporter is noisy
+        options = dict(
+            input_names=["image"],
+            output_names=[output],
+            dynamic_axes={"image": axes, output: axes},
+            opset_version=opset,
+        )
+        try:
+            torch.onnx.export(net, (example,), str(path), dynamo=False, **options)
+        except TypeError:  # torch < 2.5 has no ``dynamo`` argument
+            torch.onnx.export(net, (example,), str(path), **options)
+
+
+@torch.no_grad()
+def works_at_other_size(run, net: nn.Module, size: tuple[int, int]) -> bool:
+    """Whether an exported model ``run`` matches ``net`` at `other_size` of ``size`` (a model
+    that froze the example's shape fails or differs there)."""
+    image = torch.rand(2, 3, *other_size(size))
+    try:
+        exported = torch.as_tensor(np.asarray(run(image)))
+    except Exception:  # runtimes raise their own error types on shape mismatches
+        return False
+    reference = net(image)
+    if exported.shape != reference.shape:
+        return False
+    return bool((exported - reference).abs().max() <= 1e-3 * max(1.0, float(reference.abs().max())))
+
+
+def other_size(size: tuple[int, int]) -> tuple[int, int]:
+    """The second (height, width) exports are checked at: ``size`` + (32, 64) pixels."""
+    return int(size[0]) + 32, int(size[1]) + 64
