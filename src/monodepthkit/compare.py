@@ -27,10 +27,6 @@ TABLE_COLUMNS = (
 )
 
 
-# State-dict prefixes of the depth network: supervised/adversarial tasks, self-supervised task.
-DEPTH_NETWORK_PREFIXES = ("net.", "depth_net.")
-
-
 @dataclass
 class CompareEntry:
     """One row of the comparison: a config to train (then evaluate) or a checkpoint."""
@@ -80,7 +76,7 @@ def compare(
         The entries in input order, with their metrics.
     """
     from monodepthkit.inference.evaluate import evaluate_checkpoint
-    from monodepthkit.tasks.loading import read_checkpoint
+    from monodepthkit.tasks.loading import read_checkpoint, task_from_checkpoint
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -135,12 +131,10 @@ def compare(
             else:
                 split_evaluator = evaluator
             entry.metrics[f"mse_norm_{mse_split}"] = _normalised_mse(split_evaluator, scale)
-        # The depth network that runs at inference (not a GAN's discriminator or a pose net).
-        entry.parameters = sum(
-            v.numel()
-            for k, v in contents["state_dict"].items()
-            if k.startswith(DEPTH_NETWORK_PREFIXES)
-        )
+        # The depth network that runs at inference (not a GAN's discriminator or a pose net),
+        # counted as the checkpoint stores it (parameters and buffers).
+        depth_net = task_from_checkpoint(contents).net
+        entry.parameters = sum(value.numel() for value in depth_net.state_dict().values())
         entries.append(entry)
 
     table = comparison_table(entries)

@@ -195,7 +195,7 @@ def test_converted_model_matches_reference(tmp_path, num_layers, use_stereo, pos
     out = import_monodepth2(tmp_path / "weights", tmp_path / "model.ckpt")
     task = load_task(out)
     assert task.hparams.mode == mode
-    assert task.depth_net.num_layers == num_layers
+    assert task.net.num_layers == num_layers
     generator = torch.Generator().manual_seed(5)
     image = torch.rand(2, 3, HEIGHT, WIDTH, generator=generator)
     other = torch.rand(2, 3, HEIGHT, WIDTH, generator=generator)
@@ -203,9 +203,9 @@ def test_converted_model_matches_reference(tmp_path, num_layers, use_stereo, pos
         # training mode (batch statistics): every scale
         nets["encoder"].train()
         nets["depth"].train()
-        task.depth_net.train()
+        task.net.train()
         reference = nets["depth"](nets["encoder"](image))
-        converted = task.depth_net(image)
+        converted = task.net(image)
         for scale in range(4):
             key = "disp" if scale == 0 else f"disp_{scale}"
             assert converted[key].shape == reference[scale].shape
@@ -215,7 +215,7 @@ def test_converted_model_matches_reference(tmp_path, num_layers, use_stereo, pos
             net.eval()
         task.eval()
         reference = nets["depth"](nets["encoder"](image))[0]
-        converted = task.depth_net(image)
+        converted = task.net(image)
         assert set(converted) == {"disp", "depth"}
         torch.testing.assert_close(converted["disp"], reference, atol=1e-5, rtol=1e-5)
         assert reference.std() > 1e-3  # the comparison is not between saturated sigmoids
@@ -225,7 +225,7 @@ def test_converted_model_matches_reference(tmp_path, num_layers, use_stereo, pos
         if pose is None:
             assert task.pose_net is None
             return
-        features = (task.depth_net.encode(image), task.depth_net.encode(other))
+        features = (task.net.encode(image), task.net.encode(other))
         axis_angle, translation = task.pose_net(image, other, *features)
         ref_axis_angle, ref_translation = _reference_pose(nets, pose, image, other)
     torch.testing.assert_close(axis_angle, ref_axis_angle, atol=1e-5, rtol=1e-5)
@@ -255,7 +255,7 @@ def test_cli_convert(tmp_path, capsys):
     argv = ["convert", "monodepth2", "--weights-dir", str(tmp_path / "weights")]
     assert main([*argv, "--out", str(out), "--max-depth", "80"]) == 0
     assert out.is_file() and "wrote" in capsys.readouterr().out
-    assert load_task(out).depth_net.max_depth == 80.0
+    assert load_task(out).net.max_depth == 80.0
     (tmp_path / "weights" / "depth.pth").unlink()
     assert main([*argv, "--out", str(out)]) == 2
     assert "depth.pth not found" in capsys.readouterr().err

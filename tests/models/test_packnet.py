@@ -338,7 +338,7 @@ def test_one_self_supervised_training_step_updates_packnet(tiny_world):
         pose_model_kwargs={"num_layers": 18, "pretrained": False},
         mode="mono",
     ).train()
-    before = {name: p.detach().clone() for name, p in task.depth_net.named_parameters()}
+    before = {name: p.detach().clone() for name, p in task.net.named_parameters()}
     loss, _, outputs = task.model_step(batch)
     assert torch.isfinite(loss) and loss > 0
     assert outputs["depth"].shape == (2, 1, 48, 128) and outputs["disp_3"].shape == (2, 1, 6, 16)
@@ -346,9 +346,7 @@ def test_one_self_supervised_training_step_updates_packnet(tiny_world):
     optimizer.zero_grad()
     loss.backward()
     optimizer.step()
-    changed = [
-        name for name, p in task.depth_net.named_parameters() if not torch.equal(before[name], p)
-    ]
+    changed = [name for name, p in task.net.named_parameters() if not torch.equal(before[name], p)]
     assert len(changed) == len(before)
     with torch.no_grad():
         prediction = task.eval()(batch["image"])

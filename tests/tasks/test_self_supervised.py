@@ -16,17 +16,18 @@ from monodepthkit.data.batch import validate_batch
 from monodepthkit.data.folder import FolderDataset
 from monodepthkit.data.transforms import AugmentOptions, augment_sample, hflip_sample
 from monodepthkit.errors import MdkError
-from monodepthkit.inference.evaluate import default_alignment, evaluate_checkpoint
 from monodepthkit.geometry.pose import transformation_from_parameters
 from monodepthkit.geometry.warp import warp_to_target
+from monodepthkit.inference.evaluate import default_alignment, evaluate_checkpoint
+from monodepthkit.losses import view_synthesis as module
 from monodepthkit.losses.photometric import (
     edge_aware_smoothness,
     min_reprojection,
     photometric_error,
 )
+from monodepthkit.losses.view_synthesis import velocity_loss, view_synthesis_loss
 from monodepthkit.tasks import SelfSupervisedTask, load_task
-from monodepthkit.tasks import self_supervised as module
-from monodepthkit.tasks.self_supervised import stereo_transform, velocity_loss
+from monodepthkit.tasks.self_supervised import stereo_transform
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 SMALL = {"num_layers": 18, "pretrained": False}
@@ -69,7 +70,7 @@ def _trainer(tmp_path, **kwargs) -> L.Trainer:
 def test_one_step_in_each_mode_updates_both_networks(mode, batch):
     task = _task(mode).train()
     optimizer = torch.optim.Adam(task.parameters(), lr=1e-3)
-    depth_before = [p.detach().clone() for p in task.depth_net.parameters()]
+    depth_before = [p.detach().clone() for p in task.net.parameters()]
     loss, terms, outputs = task.model_step(batch)
     assert torch.isfinite(loss) and loss > 0
     assert set(terms) == {"photometric", "smoothness", "automask"}
@@ -78,8 +79,7 @@ def test_one_step_in_each_mode_updates_both_networks(mode, batch):
     loss.backward()
     optimizer.step()
     changed = [
-        not torch.equal(a, b)
-        for a, b in zip(depth_before, task.depth_net.parameters(), strict=True)
+        not torch.equal(a, b) for a, b in zip(depth_before, task.net.parameters(), strict=True)
     ]
     assert sum(changed) > 0.9 * len(changed)
     if mode == "stereo":
@@ -235,7 +235,6 @@ def _expected_loss(task, outputs, target, sources, transforms, K, full_res=True)
 @pytest.mark.parametrize("full_res", [True, False])
 def test_view_synthesis_loss_matches_monodepth2_formula(full_res, batch, monkeypatch):
     task = _task("mono", full_res_multiscale=full_res)
-    task.num_scales = 2
     torch.manual_seed(0)
     depth0 = 2 + 20 * torch.rand(1, 1, 48, 128)
     depth1 = 2 + 20 * torch.rand(1, 1, 24, 64)
@@ -253,7 +252,9 @@ def test_view_synthesis_loss_matches_monodepth2_formula(full_res, batch, monkeyp
         return real(*args, **kwargs)
 
     monkeypatch.setattr(module, "min_reprojection", seeded)
-    loss, terms = task.view_synthesis_loss(outputs, batch["image"], sources, transforms, batch["K"])
+    loss, terms = view_synthesis_loss(
+        outputs, batch["image"], sources, transforms, batch["K"], full_res_multiscale=full_res
+    )
     expected = _expected_loss(
         task, outputs, batch["image"], sources, transforms, batch["K"], full_res
     )
@@ -270,7 +271,7 @@ def test_ablations_change_the_loss(batch):
         "own_resolution": {"full_res_multiscale": False},
     }.items():
         task = _task("mono", **kwargs).eval()
-        task.depth_net.train()  # all four scales
+        task.net.train()  # all four scales
         torch.manual_seed(0)
         with torch.no_grad():
             losses[name] = float(task.model_step(batch)[0])
@@ -300,7 +301,7 @@ def test_loss_uses_the_unjittered_images(tiny_world, monkeypatch):
     monkeypatch.setattr(module, "warp_to_target", warp)
     network_inputs = []
     task = _task("mono").train()
-    task.depth_net.register_forward_pre_hook(lambda m, args: network_inputs.append(args[0]))
+    task.net.register_forward_pre_hook(lambda m, args: network_inputs.append(args[0]))
     task.model_step(batch)
     assert network_inputs[0] is batch["image"]  # the networks see the jittered image
     assert seen["targets"] and all(t is batch["unjittered_image"] for t in seen["targets"])

@@ -178,7 +178,8 @@ def test_loss_terms_and_normalised_loss():
         loss_depth_scale=80.0,
     )
     batch = {"image": torch.rand(1, 3, 16, 24), "depth": torch.full((1, 1, 16, 24), 40.0)}
-    loss, terms, depth = task.model_step(batch)
+    loss, terms, outputs = task.model_step(batch)
+    depth = outputs["depth"]
     expected = ((depth.detach() - 40.0) / 80.0).pow(2).mean()
     torch.testing.assert_close(loss.detach(), expected)
     assert set(terms) == {"mse"}
@@ -189,8 +190,8 @@ def test_target_range_clips_or_masks_ground_truth_outside_the_head(mode):
     task = _task(loss="l1", target_range=mode)  # head range [0.5, 30] m
     target = torch.tensor([0.0, 0.2, 10.0, 45.0]).repeat(96).reshape(1, 1, 16, 24)
     batch = {"image": torch.rand(1, 3, 16, 24), "depth": target}
-    loss, _, depth = task.eval().model_step(batch)
-    depth = depth.detach()
+    loss, _, outputs = task.eval().model_step(batch)
+    depth = outputs["depth"].detach()
     valid = target > 0
     if mode == "clip":
         expected = (depth - target.clamp(0.5, 30))[valid].abs().mean()
@@ -215,7 +216,8 @@ def test_a_half_resolution_prediction_trains_on_half_resolution_ground_truth():
     ).eval()
     target = torch.rand(1, 1, 32, 48) * 20 + 1
     target[..., 0, 0] = 0.0  # no ground truth: stays out of the loss
-    loss, _, depth = task.model_step({"image": torch.rand(1, 3, 32, 48), "depth": target})
+    loss, _, outputs = task.model_step({"image": torch.rand(1, 3, 32, 48), "depth": target})
+    depth = outputs["depth"]
     assert depth.shape == (1, 1, 16, 24)
     half = target[..., ::2, ::2]  # nearest neighbour: every other pixel
     expected = (depth.detach() - half)[half > 0].abs().mean()

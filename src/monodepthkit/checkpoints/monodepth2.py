@@ -103,8 +103,8 @@ def import_monodepth2(
         pose_model_kwargs=pose_kwargs,
         mode=mode,
     )
-    depth_net_state = {**_prefixed(_resnet_state(encoder_state), "encoder."), **decoder_state}
-    _load(task.depth_net, depth_net_state, f"{encoder_file} + {depth_file}")
+    net_state = {**_prefixed(_resnet_state(encoder_state), "encoder."), **decoder_state}
+    _load(task.net, net_state, f"{encoder_file} + {depth_file}")
     if pose_state is not None:
         _load(task.pose_net, pose_state, f"pose files in {folder}")
     # The pose network of a depth-only import keeps its random initialisation (fine-tuning).

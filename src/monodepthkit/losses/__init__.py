@@ -31,8 +31,10 @@ from monodepthkit.losses.supervised import (
     scale_invariant_log_loss,
     sobel_gradient_loss,
     ssim_loss,
+    sum_terms,
     supervised_loss_params,
 )
+from monodepthkit.losses.view_synthesis import velocity_loss, view_synthesis_loss
 
 __all__ = [
     "SUPERVISED_LOSSES",
@@ -63,5 +65,8 @@ __all__ = [
     "sobel_gradient_loss",
     "ssim_dissimilarity",
     "ssim_loss",
+    "sum_terms",
     "supervised_loss_params",
+    "velocity_loss",
+    "view_synthesis_loss",
 ]

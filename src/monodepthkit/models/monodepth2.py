@@ -12,14 +12,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import timm
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from monodepthkit.errors import MdkError
 from monodepthkit.geometry.disparity import disp_to_depth
-from monodepthkit.models.encoders import read_backbone_weights
+from monodepthkit.models.encoders import create_encoder
+from monodepthkit.models.outputs import depth_key, disparity_key, key_scale
 from monodepthkit.models.registry import register_model
 
 # ResNet depths of torchvision/timm; ImageNet weights are torchvision's, as in Monodepth2.
@@ -46,7 +46,8 @@ class Monodepth2(nn.Module):
         max_depth: depth at disparity 0 (Monodepth2: 100).
         scales: number of output scales in training mode, 1 to 4 (Monodepth2: 4).
 
-    Input ``image`` [B, 3, H, W] in [0, 1]. In training mode the output holds, for each scale
+    A `monodepthkit.models.outputs.FeatureSharingDepthNet`. Input ``image`` [B, 3, H, W] in
+    [0, 1]. In training mode the output holds, for each scale
     ``s < scales``, ``"disp_s"`` (sigmoid disparity) and ``"depth_s"`` (depth in units of
     ``min_depth``) of size [B, 1, ceil(H / 2^s), ceil(W / 2^s)], the keys of scale 0 being plain
     ``"disp"`` and ``"depth"``. In eval mode only ``"disp"`` and ``"depth"`` at scale 0 are
@@ -126,8 +127,8 @@ class Monodepth2(nn.Module):
         outputs: dict[str, Tensor] = {}
         for scale, disp in enumerate(disparities):
             _, depth = disp_to_depth(disp, self.min_depth, self.max_depth)
-            outputs[scale_key("disp", scale)] = disp
-            outputs[scale_key("depth", scale)] = depth
+            outputs[disparity_key(scale)] = disp
+            outputs[depth_key(scale)] = depth
         return outputs
 
 
@@ -217,7 +218,7 @@ def create_resnet_encoder(
     weights: str | Path | None = None,
     in_chans: int = 3,
 ) -> nn.Module:
-    """A timm ResNet returning its five feature maps, initialised as Monodepth2's encoders.
+    """`create_encoder` for the torchvision ResNet of Monodepth2's encoders, initialised as theirs.
 
     Args:
         num_layers: ResNet depth (`RESNET_LAYERS`).
@@ -234,26 +235,15 @@ def create_resnet_encoder(
     Raises:
         MdkError: bad ``num_layers``, weights file or failed download (offline).
     """
-    name = resnet_backbone_name(num_layers)
     # torchvision's initialisation: timm would zero the last batch norm of each residual block,
     # which leaves a randomly initialised encoder without gradients in its blocks at step 0.
-    kwargs = {"features_only": True, "in_chans": in_chans, "zero_init_last": False}
-    if weights is not None:
-        state = read_backbone_weights(name, weights)
-        return timm.create_model(
-            name, pretrained=True, pretrained_cfg_overlay={"state_dict": state}, **kwargs
-        )
-    if not pretrained:
-        return timm.create_model(name, pretrained=False, **kwargs)
-    try:
-        return timm.create_model(name, pretrained=True, **kwargs)
-    except OSError as exc:  # hub downloads (and a missing cache) raise OSError subclasses
-        raise MdkError(
-            f"encoder '{name}': downloading its ImageNet weights failed, probably no internet "
-            f"access ({type(exc).__name__}: {' '.join(str(exc).split())[:200]}); set "
-            f"weights: PATH to a local ResNet state dict (.pth/.pt/.safetensors) or "
-            f"pretrained: false"
-        ) from None
+    return create_encoder(
+        resnet_backbone_name(num_layers),
+        pretrained=pretrained,
+        weights=weights,
+        in_chans=in_chans,
+        zero_init_last=False,
+    )
 
 
 def resnet_backbone_name(num_layers: int) -> str:
@@ -266,12 +256,6 @@ def resnet_backbone_name(num_layers: int) -> str:
     return f"resnet{num_layers}.tv_in1k"
 
 
-def scale_key(name: str, scale: int) -> str:
-    """Output key of ``name`` at ``scale``: ``"disp"`` at scale 0, ``"disp_2"`` at scale 2."""
-    return name if scale == 0 else f"{name}_{scale}"
-
-
 def _crop(value: Tensor, key: str, height: int, width: int) -> Tensor:
-    scale = int(key.rpartition("_")[2]) if "_" in key else 0
-    factor = 2**scale
+    factor = 2 ** key_scale(key)
     return value[..., : -(-height // factor), : -(-width // factor)]

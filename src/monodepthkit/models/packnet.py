@@ -29,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from monodepthkit.errors import MdkError
+from monodepthkit.models.outputs import DEPTH, DISPARITY, depth_key, disparity_key
 from monodepthkit.models.registry import register_model
 
 VERSIONS = ("A", "B", "C")
@@ -207,10 +208,11 @@ class PackNet(nn.Module):
         num_scales: 4.
 
     Input: image [B, 3, H, W] in [0, 1] (no normalisation, as the paper's code).
-    Output (C1 contract): in training mode ``disp``/``depth`` at scale 0 and ``disp_s``/``depth_s``
-    for s = 1..3, each [B, 1, ceil(H/2^s), ceil(W/2^s)]; in eval mode only ``disp`` and ``depth``
-    [B, 1, H, W]. ``disp`` is inverse depth (1/metres), ``depth`` metres. Scales finer than
-    ``output_scale`` hold that scale's prediction upsampled.
+    Output (a `monodepthkit.models.outputs.MultiScaleDepthNet`; no ``encode``/``decode``, so
+    no ``shared`` pose network): in training mode ``disp``/``depth`` at scale 0 and
+    ``disp_s``/``depth_s`` for s = 1..3, each [B, 1, ceil(H/2^s), ceil(W/2^s)]; in eval mode only
+    ``disp`` and ``depth`` [B, 1, H, W]. ``disp`` is inverse depth (1/metres), ``depth`` metres.
+    Scales finer than ``output_scale`` hold that scale's prediction upsampled.
     """
 
     num_scales = 4
@@ -322,16 +324,16 @@ class PackNet(nn.Module):
         outputs = {}
         for scale in range(self.num_scales if self.training else 1):
             size = (math.ceil(height / 2**scale), math.ceil(width / 2**scale))
-            suffix = "" if scale == 0 else f"_{scale}"
+            disp_name, depth_name = disparity_key(scale), depth_key(scale)
             if scale < self.output_scale and not self.upsample_output:
                 if scale == 0:  # the full-resolution keys hold the coarsest-built prediction
                     _, disp, depth = predictions[self.output_scale]
-                    outputs["disp"], outputs["depth"] = disp, depth
+                    outputs[DISPARITY], outputs[DEPTH] = disp, depth
                 continue
             if scale >= self.output_scale:
                 _, disp, depth = predictions[scale]
-                outputs["disp" + suffix] = disp[..., : size[0], : size[1]]
-                outputs["depth" + suffix] = depth[..., : size[0], : size[1]]
+                outputs[disp_name] = disp[..., : size[0], : size[1]]
+                outputs[depth_name] = depth[..., : size[0], : size[1]]
                 continue
             # Finer than the decoder goes: upsample the coarsest-built prediction's own kind
             # (disparity for inverse-depth heads, depth otherwise) and derive the other.
@@ -343,11 +345,11 @@ class PackNet(nn.Module):
                 align_corners=False,
             )[..., : size[0], : size[1]]
             if self.head.inverse_depth:
-                outputs["disp" + suffix] = full
-                outputs["depth" + suffix] = 1.0 / full.clamp_min(1.0 / self.max_depth)
+                outputs[disp_name] = full
+                outputs[depth_name] = 1.0 / full.clamp_min(1.0 / self.max_depth)
             else:
-                outputs["disp" + suffix] = 1.0 / full
-                outputs["depth" + suffix] = full
+                outputs[disp_name] = 1.0 / full
+                outputs[depth_name] = full
         return outputs
 
 

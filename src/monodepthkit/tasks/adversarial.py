@@ -31,7 +31,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 
-import lightning as L
 import torch
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
@@ -39,16 +38,14 @@ from torch import Tensor
 from monodepthkit.data import batch as keys
 from monodepthkit.data.batch import validate_batch
 from monodepthkit.errors import MdkError
-from monodepthkit.eval import get_protocol
 from monodepthkit.losses.adversarial import (
     discriminator_least_squares_loss,
     generator_loss_terms,
-    sum_terms,
 )
-from monodepthkit.losses.supervised import masked_l1, masked_mse
+from monodepthkit.losses.supervised import masked_l1, masked_mse, sum_terms
 from monodepthkit.models import create_model
-from monodepthkit.tasks.loading import TASK_KEY, task_class_path
-from monodepthkit.tasks.metrics import log_depth_metrics
+from monodepthkit.models.outputs import DEPTH
+from monodepthkit.tasks.base import DepthTask
 
 
 @dataclass(frozen=True)
@@ -122,8 +119,11 @@ def discriminator_due(switches: Sequence[ScheduleSwitch], step: int) -> bool:
     return (step - switch.step) % switch.d_every == 0
 
 
-class AdversarialTask(L.LightningModule):
+class AdversarialTask(DepthTask):
     """Generator (any registry depth model) + PatchGAN discriminator, trained adversarially.
+
+    A `DepthTask` whose depth network ``net`` is the generator; `model_step` computes the
+    generator's loss, which training (with the discriminator step) and validation share.
 
     Args:
         model: registry name of the generator (see `mdk models`), U-Net by default.
@@ -176,7 +176,7 @@ class AdversarialTask(L.LightningModule):
         eval_min_depth: float | None = None,
         eval_max_depth: float | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(eval_protocol, eval_min_depth, eval_max_depth)
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.net = create_model(model, **(model_kwargs or {}))
@@ -192,11 +192,22 @@ class AdversarialTask(L.LightningModule):
         for name, value in self.loss_weights.items():
             if not value >= 0:
                 raise MdkError(f"AdversarialTask: {name} must be >= 0, got {value}")
-        self.protocol = get_protocol(eval_protocol, eval_min_depth, eval_max_depth)
 
-    def forward(self, image: Tensor) -> dict[str, Tensor]:
-        """Predict depth: image [B, 3, H, W] in [0, 1] -> ``{"depth": [B, 1, H, W]}`` metres."""
-        return self.net(image)
+    def model_step(self, batch: dict) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
+        """The generator's loss, its weighted terms and its outputs for one batch.
+
+        Args:
+            batch: the batch contract with ``image`` and ``depth``.
+
+        Returns:
+            ``(loss, terms, outputs)``: `generator_loss` of the generated ``outputs["depth"]``
+            [B, 1, H, W] metres.
+        """
+        validate_batch(batch, required=(keys.IMAGE, keys.DEPTH))
+        image = batch[keys.IMAGE]
+        outputs = self(image)
+        loss, terms = self.generator_loss(image, outputs[DEPTH], batch[keys.DEPTH])
+        return loss, terms, outputs
 
     def generator_loss(
         self, image: Tensor, depth: Tensor, target: Tensor
@@ -238,26 +249,22 @@ class AdversarialTask(L.LightningModule):
         return loss, real_logits.detach().mean(), fake_logits.detach().mean()
 
     def training_step(self, batch: dict, batch_idx: int) -> None:
-        validate_batch(batch, required=(keys.IMAGE, keys.DEPTH))
-        image, target = batch[keys.IMAGE], batch[keys.DEPTH]
         step = self.global_step  # generator steps so far: this batch's index in the run
         g_optimizer, d_optimizer = self.optimizers()
-        size = image.shape[0]
 
         self.toggle_optimizer(g_optimizer)  # D's parameters get no gradient from G's loss
-        depth = self(image)["depth"]
-        g_loss, terms = self.generator_loss(image, depth, target)
+        g_loss, terms, outputs = self.model_step(batch)
+        image, target, depth = batch[keys.IMAGE], batch[keys.DEPTH], outputs[DEPTH]
+        size = image.shape[0]
         g_optimizer.zero_grad()
         self.manual_backward(g_loss)
         g_optimizer.step()
         self.untoggle_optimizer(g_optimizer)
 
         logs = {f"train/g_{name}": value.detach() for name, value in terms.items()}
-        scale = self.hparams.loss_depth_scale or 1.0
         with torch.no_grad():
-            mask = target > 0
-            logs["train/mae"] = masked_l1(depth / scale, target / scale, mask)
-            logs["train/mse"] = masked_mse(depth / scale, target / scale, mask)
+            errors = self.normalised_errors(depth, target)
+        logs.update({f"train/{name}": value for name, value in errors.items()})
 
         if discriminator_due(self.schedule, step):
             d_lr = self.hparams.d_lr * active_switch(self.schedule, step).d_lr_factor
@@ -276,33 +283,28 @@ class AdversarialTask(L.LightningModule):
         self.log("train/loss", g_loss.detach(), prog_bar=True, batch_size=size)
         self.log_dict(logs, batch_size=size)
 
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "val")
+    def evaluation_step(self, batch: dict) -> tuple[Tensor, dict[str, Tensor], Tensor]:
+        """The generator's loss, `normalised_errors` and the generated depth (`DepthTask`)."""
+        loss, _, outputs = self.model_step(batch)
+        depth = outputs[DEPTH]
+        return loss, self.normalised_errors(depth, batch[keys.DEPTH]), depth
 
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "test")
+    def normalised_errors(self, depth: Tensor, target: Tensor) -> dict[str, Tensor]:
+        """Unweighted ``mae`` and ``mse`` of depth / ``loss_depth_scale`` (report 1's curves).
 
-    def predict_step(self, batch: dict, batch_idx: int) -> dict[str, Tensor]:
-        return self(batch[keys.IMAGE])
-
-    def _evaluate(self, batch: dict, stage: str) -> None:
-        validate_batch(batch, required=(keys.IMAGE, keys.DEPTH))
-        image, target = batch[keys.IMAGE], batch[keys.DEPTH]
-        depth = self(image)["depth"]
-        loss, _ = self.generator_loss(image, depth, target)
+        Args:
+            depth: generated depth [B, 1, H, W], metres.
+            target: ground truth [B, 1, H, W], metres, 0 = none.
+        """
         scale = self.hparams.loss_depth_scale or 1.0
         mask = target > 0
-        size = image.shape[0]
-        values = {
-            f"{stage}/mae": masked_l1(depth / scale, target / scale, mask),
-            f"{stage}/mse": masked_mse(depth / scale, target / scale, mask),
+        return {
+            "mae": masked_l1(depth / scale, target / scale, mask),
+            "mse": masked_mse(depth / scale, target / scale, mask),
         }
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
-        self.log_dict(values, batch_size=size, sync_dist=True)
-        log_depth_metrics(self, stage, depth, target, self.protocol)
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint[TASK_KEY] = task_class_path(self)
+        super().on_save_checkpoint(checkpoint)
         checkpoint[SCHEDULE_KEY] = [asdict(switch) for switch in self.schedule]
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:

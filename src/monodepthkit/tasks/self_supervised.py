@@ -1,7 +1,7 @@
 """Self-supervised training from video and/or stereo (report 5, Monodepth2; velocity of PackNet).
 
 One training step, for a target image and its source views (temporal context frames and/or the
-stereo partner):
+stereo partner); steps 3 to 5 are the pure functions of `monodepthkit.losses.view_synthesis`:
 
 1. The depth network predicts a disparity and a depth per scale (four in Monodepth2) from the
    target image as the networks see it (colour-jittered in training).
@@ -49,31 +49,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import lightning as L
 import torch
-import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_warn
 from torch import Tensor
 
 from monodepthkit.data import batch as keys
 from monodepthkit.data.batch import validate_batch
-from monodepthkit.data.transforms import scale_intrinsics
 from monodepthkit.errors import MdkError
-from monodepthkit.eval import get_protocol
 from monodepthkit.geometry.disparity import mean_inverse_depth
 from monodepthkit.geometry.pose import transformation_from_parameters
-from monodepthkit.geometry.warp import warp_to_target
-from monodepthkit.losses.photometric import (
-    edge_aware_smoothness,
-    min_reprojection,
-    photometric_error,
-)
+from monodepthkit.losses.view_synthesis import velocity_loss, view_synthesis_loss
 from monodepthkit.models import create_model
-from monodepthkit.models.monodepth2 import scale_key
+from monodepthkit.models.outputs import (
+    DEPTH,
+    DISPARITY,
+    check_multiscale_depth_net,
+    validate_outputs,
+)
 from monodepthkit.models.pose import create_pose_network
-from monodepthkit.tasks.loading import TASK_KEY, task_class_path
-from monodepthkit.tasks.metrics import log_depth_metrics
-from monodepthkit.tasks.optim import adam_with_step_decay
+from monodepthkit.tasks.base import DepthTask
 
 MODES = ("mono", "stereo", "mono+stereo")
 REPROJECTION_REDUCTIONS = ("min", "mean")
@@ -83,12 +77,16 @@ KITTI_STEREO_BASELINE = 0.54
 0.1 baseline predicts depth 0.54 / 0.1 = 5.4 times too small."""
 
 
-class SelfSupervisedTask(L.LightningModule):
-    """Depth network + pose network trained by view synthesis (Monodepth2).
+class SelfSupervisedTask(DepthTask):
+    """Depth network ``net`` + pose network trained by view synthesis (Monodepth2).
+
+    A `DepthTask` whose `forward` returns depth times `depth_scale`; it is metric or relative
+    (`is_metric`) and its depth comes from a disparity (`predicts_disparity`).
 
     Args:
-        depth_model: registry name of a depth network of the self-supervised contract
-            (``monodepth2``, ``packnet``): training mode gives ``disp_s`` / ``depth_s`` per scale.
+        depth_model: registry name of a multi-scale depth network
+            (`monodepthkit.models.outputs.MultiScaleDepthNet`: ``monodepth2``, ``packnet``),
+            whose training mode gives ``disp_s`` / ``depth_s`` per scale.
         depth_model_kwargs: its options, e.g. ``{"num_layers": 18, "pretrained": true}``.
         pose_model: pose network kind (`monodepthkit.models.pose.create_pose_network`):
             ``separate``, ``shared`` or ``posecnn``; unused in ``stereo`` mode.
@@ -124,6 +122,8 @@ class SelfSupervisedTask(L.LightningModule):
     The checkpoint stores these arguments, so `load_task` needs no config file.
     """
 
+    predicts_disparity = True
+
     def __init__(
         self,
         depth_model: str = "monodepth2",
@@ -149,7 +149,7 @@ class SelfSupervisedTask(L.LightningModule):
         eval_max_depth: float | None = None,
         eval_align: str | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(eval_protocol, eval_min_depth, eval_max_depth)
         self.save_hyperparameters()
         _check_choice("mode", mode, MODES)
         _check_choice("reprojection", reprojection, REPROJECTION_REDUCTIONS)
@@ -183,15 +183,15 @@ class SelfSupervisedTask(L.LightningModule):
             if value < 0:
                 raise MdkError(f"SelfSupervisedTask: {name} must be >= 0, got {value}")
 
-        self.depth_net = create_model(depth_model, **(depth_model_kwargs or {}))
-        self.num_scales = int(getattr(self.depth_net, "num_scales", 1))
+        self.net = create_model(depth_model, **(depth_model_kwargs or {}))
+        shares_encoder = self.uses_frames and pose_model == "shared"
+        check_multiscale_depth_net(self.net, depth_model, share_features=shares_encoder)
+        self.num_scales = int(self.net.num_scales)
         self.pose_net = None
         if self.uses_frames:
             pose_kwargs = dict(pose_model_kwargs or {})
-            if pose_model == "shared":
-                pose_kwargs.setdefault(
-                    "depth_encoder_channels", list(self.depth_net.encoder_channels)
-                )
+            if shares_encoder:
+                pose_kwargs.setdefault("depth_encoder_channels", list(self.net.encoder_channels))
             self.pose_net = create_pose_network(pose_model, **pose_kwargs)
         if depth_scale is None:
             fixed = self.uses_stereo and stereo_baseline is not None
@@ -200,7 +200,6 @@ class SelfSupervisedTask(L.LightningModule):
             raise MdkError(f"SelfSupervisedTask: depth_scale must be > 0, got {depth_scale}")
         self.depth_scale = float(depth_scale)
         self.eval_align = eval_align or ("none" if self.is_metric else "median")
-        self.protocol = get_protocol(eval_protocol, eval_min_depth, eval_max_depth)
 
     @property
     def is_metric(self) -> bool:
@@ -217,8 +216,8 @@ class SelfSupervisedTask(L.LightningModule):
             ``{"depth": [B, 1, H, W], "disp": [B, 1, H, W]}``: depth times `depth_scale`
             (metres for a metric model, relative otherwise) and the network's disparity.
         """
-        outputs = self.depth_net(image)
-        return {"depth": outputs["depth"] * self.depth_scale, "disp": outputs["disp"]}
+        outputs = self.net(image)
+        return {DEPTH: outputs[DEPTH] * self.depth_scale, DISPARITY: outputs[DISPARITY]}
 
     # --- the loss ------------------------------------------------------------------------
 
@@ -238,35 +237,42 @@ class SelfSupervisedTask(L.LightningModule):
         image = batch[keys.IMAGE]
         features = None
         if self.pose_net is not None and self.pose_net.needs_depth_features:
-            features = self.depth_net.encode(image)
-            outputs = self.depth_net.decode(features)
+            features = self.net.encode(image)
+            outputs = self.net.decode(features)
         else:
-            outputs = self.depth_net(image)
+            outputs = self.net(image)
+        validate_outputs(outputs, self.hparams.depth_model)
         transforms, motions = self.source_transforms(batch, features)
         sources = {key: _unjittered(batch, key) for key in transforms}
-        depth_relative = None
+        relative_motions = None
         translations = {offset: translation for offset, (_, translation) in motions.items()}
-        if getattr(self.pose_net, "translation_times_mean_inverse_depth", False):
-            depth_relative = {
+        if self.pose_net is not None and self.pose_net.translation_times_mean_inverse_depth:
+            relative_motions = {
                 keys.context_image_key(offset): (axis_angle, translation, offset < 0)
                 for offset, (axis_angle, translation) in motions.items()
             }
             # The velocity loss constrains the translation the scale-0 warp uses.
-            scale0 = mean_inverse_depth(outputs[scale_key("depth", 0)])
+            scale0 = mean_inverse_depth(outputs[DEPTH])
             translations = {offset: t * scale0 for offset, t in translations.items()}
-        loss, terms = self.view_synthesis_loss(
+        hp = self.hparams
+        loss, terms = view_synthesis_loss(
             outputs,
             _unjittered(batch, keys.IMAGE),
             sources,
             transforms,
             batch[keys.INTRINSICS],
-            depth_relative,
+            ssim_weight=hp.ssim_weight,
+            smoothness_weight=hp.smoothness_weight,
+            automask=hp.automask,
+            reprojection=hp.reprojection,
+            full_res_multiscale=hp.full_res_multiscale,
+            relative_motions=relative_motions,
         )
-        if self.hparams.velocity_weight > 0:
+        if hp.velocity_weight > 0:
             steps = {offset: batch[keys.time_step_key(offset)] for offset in self.frame_offsets}
             velocity = velocity_loss(translations, batch[keys.SPEED], steps)
             terms["velocity"] = velocity.detach()
-            loss = loss + self.hparams.velocity_weight * velocity
+            loss = loss + hp.velocity_weight * velocity
         return loss, terms, outputs
 
     def source_transforms(
@@ -274,10 +280,10 @@ class SelfSupervisedTask(L.LightningModule):
     ) -> tuple[dict[str, Tensor], dict[int, tuple[Tensor, Tensor]]]:
         """T_source_target [B, 4, 4] of every source view, keyed by the source's image key.
 
-        Temporal frames use the pose network (contract C2: pairs in temporal order, inverted
-        for negative offsets); the stereo partner the fixed or the batch's baseline. The
-        transforms use the pose network's raw translation; for a ``posecnn``
-        `view_synthesis_loss` rebuilds them per scale (``depth_relative``).
+        Temporal frames use the pose network (`monodepthkit.models.pose`: the pair in temporal
+        order, the transform inverted for negative offsets); the stereo partner the fixed or the
+        batch's baseline. The transforms use the pose network's raw translation; for a
+        ``posecnn`` `view_synthesis_loss` rebuilds them per scale (``relative_motions``).
 
         Returns:
             ``(transforms, motions)``: transforms by image key (``"image_-1"``,
@@ -291,7 +297,7 @@ class SelfSupervisedTask(L.LightningModule):
             key = keys.context_image_key(offset)
             context_features = None
             if target_features is not None:
-                context_features = self.depth_net.encode(batch[key])
+                context_features = self.net.encode(batch[key])
             if offset < 0:
                 pair = (batch[key], image, context_features, target_features)
             else:
@@ -307,104 +313,6 @@ class SelfSupervisedTask(L.LightningModule):
             )
         return transforms, motions
 
-    def view_synthesis_loss(
-        self,
-        outputs: dict[str, Tensor],
-        target: Tensor,
-        sources: dict[str, Tensor],
-        transforms: dict[str, Tensor],
-        K: Tensor,
-        depth_relative: dict[str, tuple[Tensor, Tensor, bool]] | None = None,
-    ) -> tuple[Tensor, dict[str, Tensor]]:
-        """Monodepth2's multi-scale photometric + smoothness loss.
-
-        Args:
-            outputs: the depth network's outputs, ``depth_s`` / ``disp_s`` per scale.
-            target: [B, 3, H, W] un-jittered target image in [0, 1].
-            sources: [B, 3, H, W] un-jittered source views by key.
-            transforms: [B, 4, 4] T_source_target by the same keys.
-            K: [B, 3, 3] intrinsics in pixels of the H x W images.
-            depth_relative: PoseCNN motions ``(axis_angle [B, 3], translation [B, 3], invert)``
-                by source key whose translation is relative to the scene depth: per scale, the
-                transform of such a key is ``transformation_from_parameters(axis_angle,
-                translation * mean_inverse_depth(depth), invert)`` with that scale's depth as
-                warped (upsampled to H x W with full-resolution multi-scale; Monodepth2), in
-                place of ``transforms[key]``. None: the transforms as given.
-
-        Returns:
-            ``(loss, terms)``: the mean over the computed scales of photometric + weighted
-            smoothness, and the unweighted means ``photometric``, ``smoothness`` and the
-            scale-0 ``automask`` fraction.
-        """
-        hp = self.hparams
-        height, width = target.shape[-2:]
-        scales = [s for s in range(self.num_scales) if scale_key("depth", s) in outputs]
-        identity_by_size: dict[tuple[int, ...], Tensor] = {}
-        total, photometric_sum, smoothness_sum = 0.0, 0.0, 0.0
-        automask_fraction = None
-        for scale in scales:
-            depth = outputs[scale_key("depth", scale)]
-            disp = outputs[scale_key("disp", scale)]
-            if hp.full_res_multiscale or scale == 0:
-                if depth.shape[-2:] != (height, width):
-                    # Upsample inverse depth (Monodepth2 upsamples its disparity, an affine
-                    # function of it), then invert.
-                    inverse = F.interpolate(
-                        1.0 / depth, (height, width), mode="bilinear", align_corners=False
-                    )
-                    depth = 1.0 / inverse
-                scale_target, scale_sources, scale_K = target, sources, K
-            else:
-                size = tuple(depth.shape[-2:])
-                scale_target = _downsample(target, size)
-                scale_sources = {key: _downsample(value, size) for key, value in sources.items()}
-                scale_K = scale_intrinsics(K, (height, width), size)
-            scale_transforms = dict(transforms)
-            if depth_relative:
-                inverse_mean = mean_inverse_depth(depth)
-                for key, (axis_angle, translation, invert) in depth_relative.items():
-                    scale_transforms[key] = transformation_from_parameters(
-                        axis_angle, translation * inverse_mean, invert=invert
-                    )
-            reprojection = torch.cat(
-                [
-                    photometric_error(
-                        warp_to_target(scale_sources[key], depth, T, scale_K)[0],
-                        scale_target,
-                        hp.ssim_weight,
-                    )
-                    for key, T in scale_transforms.items()
-                ],
-                dim=1,
-            )
-            identity = None
-            if hp.automask:
-                # At full resolution the identity errors are the same for every scale.
-                size = tuple(scale_target.shape[-2:])
-                if size not in identity_by_size:
-                    identity_by_size[size] = self._identity_errors(scale_target, scale_sources)
-                identity = identity_by_size[size]
-            per_pixel, automask = min_reprojection(reprojection, identity, hp.reprojection)
-            photometric = per_pixel.mean()
-            smoothness = edge_aware_smoothness(disp, _downsample(target, tuple(disp.shape[-2:])))
-            total = total + photometric + hp.smoothness_weight * smoothness / 2**scale
-            photometric_sum = photometric_sum + photometric.detach()
-            smoothness_sum = smoothness_sum + smoothness.detach()
-            if automask_fraction is None:
-                automask_fraction = automask.float().mean()
-        count = len(scales)
-        terms = {
-            "photometric": photometric_sum / count,
-            "smoothness": smoothness_sum / count,
-            "automask": automask_fraction,
-        }
-        return total / count, terms
-
-    def _identity_errors(self, target: Tensor, sources: dict[str, Tensor]) -> Tensor:
-        """[B, N, H, W] photometric errors of the unwarped source views (auto-masking)."""
-        alpha = self.hparams.ssim_weight
-        return torch.cat([photometric_error(src, target, alpha) for src in sources.values()], 1)
-
     # --- Lightning hooks -----------------------------------------------------------------
 
     def on_fit_start(self) -> None:
@@ -417,44 +325,13 @@ class SelfSupervisedTask(L.LightningModule):
                 "it on the un-jittered ones (set data.augment.keep_unjittered: true)"
             )
 
-    def training_step(self, batch: dict, batch_idx: int) -> Tensor:
-        loss, terms, _ = self.model_step(batch)
-        size = batch[keys.IMAGE].shape[0]
-        self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        self.log_dict({f"train/{name}": value for name, value in terms.items()}, batch_size=size)
-        return loss
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "val")
-
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "test")
-
-    def predict_step(self, batch: dict, batch_idx: int) -> dict[str, Tensor]:
-        return self(batch[keys.IMAGE])
-
-    def _evaluate(self, batch: dict, stage: str) -> None:
-        size = batch[keys.IMAGE].shape[0]
+    def evaluation_step(self, batch: dict) -> tuple[Tensor | None, dict[str, Tensor], Tensor]:
+        """The loss when the batch has the source views, and the depth times `depth_scale`."""
         if all(key in batch for key in self._required_keys()):
             loss, _, outputs = self.model_step(batch)
-            self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
-            depth = outputs["depth"] * self.depth_scale
-        else:
-            validate_batch(batch)
-            depth = self(batch[keys.IMAGE])["depth"]
-        if keys.DEPTH in batch:
-            log_depth_metrics(
-                self, stage, depth, batch[keys.DEPTH], self.protocol, align=self.eval_align
-            )
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint[TASK_KEY] = task_class_path(self)
-
-    def configure_optimizers(self):
-        hp = self.hparams
-        return adam_with_step_decay(
-            self.parameters(), hp.lr, hp.weight_decay, hp.lr_milestones, hp.lr_gamma
-        )
+            return loss, {}, outputs[DEPTH] * self.depth_scale
+        validate_batch(batch)
+        return None, {}, self(batch[keys.IMAGE])[DEPTH]
 
     # --- batch checks --------------------------------------------------------------------
 
@@ -512,40 +389,9 @@ def stereo_transform(T_stereo: Tensor, baseline: float | None) -> Tensor:
     return transform
 
 
-def velocity_loss(
-    translations: dict[int, Tensor], speed: Tensor, time_steps: dict[int, Tensor]
-) -> Tensor:
-    """PackNet's velocity supervision: predicted translation norms vs distance travelled.
-
-    ``mean over offsets f and samples of | ||t_f|| - |speed| * |dt_f| |``.
-
-    Args:
-        translations: [B, 3] predicted translation per frame offset, in the depth's units: the
-            pose network's own, or for PoseCNN the one the scale-0 warp uses (times the mean
-            inverse depth).
-        speed: [B] camera speed at the target frame, m/s.
-        time_steps: [B] time of the frame at each offset minus the target's, seconds.
-
-    Returns:
-        Scalar loss in metres.
-    """
-    errors = [
-        (translation.norm(dim=1) - speed.abs() * time_steps[offset].abs()).abs().mean()
-        for offset, translation in translations.items()
-    ]
-    return torch.stack(errors).mean()
-
-
 def _unjittered(batch: dict, key: str) -> Tensor:
     """The un-jittered copy of an image when the batch has one, else the image itself."""
     return batch.get(keys.unjittered_key(key), batch[key])
-
-
-def _downsample(image: Tensor, size: Sequence[int]) -> Tensor:
-    """Resize [B, C, H, W] to ``size`` (antialiased bilinear; unchanged when equal)."""
-    if tuple(image.shape[-2:]) == tuple(size):
-        return image
-    return F.interpolate(image, tuple(size), mode="bilinear", align_corners=False, antialias=True)
 
 
 def _check_choice(name: str, value: str, choices: Sequence[str]) -> None:

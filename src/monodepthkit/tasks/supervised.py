@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import lightning as L
 import torch
 import torch.nn.functional as F
 from lightning.pytorch.utilities import rank_zero_warn
@@ -11,20 +10,19 @@ from torch import Tensor
 from monodepthkit.data import batch as keys
 from monodepthkit.data.batch import validate_batch
 from monodepthkit.errors import MdkError
-from monodepthkit.eval import get_protocol
 from monodepthkit.losses import build_supervised_loss
 from monodepthkit.models import create_model
-from monodepthkit.tasks.loading import TASK_KEY, task_class_path
-from monodepthkit.tasks.metrics import LOGGED_METRICS, log_depth_metrics
-from monodepthkit.tasks.optim import adam_with_step_decay
+from monodepthkit.models.outputs import DEPTH
+from monodepthkit.tasks.base import DepthTask
+from monodepthkit.tasks.metrics import LOGGED_METRICS
 
 __all__ = ["LOGGED_METRICS", "TARGET_RANGES", "SupervisedTask"]
 
 TARGET_RANGES = ("keep", "clip", "mask")
 
 
-class SupervisedTask(L.LightningModule):
-    """Model + supervised loss + optimiser. One `model_step` serves train, val and test.
+class SupervisedTask(DepthTask):
+    """Model + supervised loss + optimiser: a `DepthTask` regressing depth onto ground truth.
 
     Args:
         model: registry name of the architecture (see `mdk models`).
@@ -65,7 +63,7 @@ class SupervisedTask(L.LightningModule):
         eval_max_depth: float | None = None,
         target_range: str = "keep",
     ) -> None:
-        super().__init__()
+        super().__init__(eval_protocol, eval_min_depth, eval_max_depth)
         self.save_hyperparameters()
         self.net = create_model(model, **(model_kwargs or {}))
         if target_range not in TARGET_RANGES:
@@ -78,15 +76,10 @@ class SupervisedTask(L.LightningModule):
                 f"'{model}' has none (use target_range: keep)"
             )
         self.loss_fn = build_supervised_loss(loss, **(loss_kwargs or {}))
-        self.protocol = get_protocol(eval_protocol, eval_min_depth, eval_max_depth)
         self._range_checked = False
 
-    def forward(self, image: Tensor) -> dict[str, Tensor]:
-        """Predict depth: image [B, 3, H, W] in [0, 1] -> ``{"depth": [B, 1, H, W]}`` metres."""
-        return self.net(image)
-
-    def model_step(self, batch: dict) -> tuple[Tensor, dict[str, Tensor], Tensor]:
-        """Loss, its named terms and the predicted depth [B, 1, h, w] of one batch.
+    def model_step(self, batch: dict) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
+        """Loss, its named terms and the network's outputs (``depth`` [B, 1, h, w]) of one batch.
 
         The prediction has the image's size [H, W] unless the model predicts at a lower
         resolution; the loss is then computed there, on ground truth resized to [h, w].
@@ -100,7 +93,8 @@ class SupervisedTask(L.LightningModule):
                 target = torch.where(valid, target.clamp(low, high), target)
             else:
                 valid = valid & (target >= low) & (target <= high)
-        depth = self(batch[keys.IMAGE])["depth"]
+        outputs = self(batch[keys.IMAGE])
+        depth = outputs[DEPTH]
         if depth.shape[-2:] != target.shape[-2:]:
             # A model that predicts at a lower resolution (``upsample_output: false``, report 4)
             # trains against ground truth resized to it, nearest neighbour so that no value is
@@ -109,28 +103,12 @@ class SupervisedTask(L.LightningModule):
             valid = F.interpolate(valid.float(), size=depth.shape[-2:], mode="nearest") > 0
         scale = self.hparams.loss_depth_scale or 1.0
         loss, terms = self.loss_fn(depth / scale, target / scale, valid)
-        return loss, terms, depth
+        return loss, terms, outputs
 
     def training_step(self, batch: dict, batch_idx: int) -> Tensor:
         if not self._range_checked and self.hparams.target_range == "keep":
             self._check_target_range(batch[keys.DEPTH])
-        loss, terms, _ = self.model_step(batch)
-        size = batch[keys.IMAGE].shape[0]
-        self.log("train/loss", loss, prog_bar=True, batch_size=size)
-        if len(terms) > 1:
-            self.log_dict(
-                {f"train/{name}": value for name, value in terms.items()}, batch_size=size
-            )
-        return loss
-
-    def validation_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "val")
-
-    def test_step(self, batch: dict, batch_idx: int) -> None:
-        self._evaluate(batch, "test")
-
-    def predict_step(self, batch: dict, batch_idx: int) -> dict[str, Tensor]:
-        return self(batch[keys.IMAGE])
+        return super().training_step(batch, batch_idx)
 
     def _check_target_range(self, target: Tensor) -> None:
         """Warn once when ground truth lies outside what the output head can predict."""
@@ -147,18 +125,3 @@ class SupervisedTask(L.LightningModule):
                 "model_kwargs.min_depth / max_depth to cover the data, or target_range: clip "
                 "(or mask) to train on the head's range"
             )
-
-    def _evaluate(self, batch: dict, stage: str) -> None:
-        loss, _, depth = self.model_step(batch)
-        size = batch[keys.IMAGE].shape[0]
-        self.log(f"{stage}/loss", loss, prog_bar=True, batch_size=size, sync_dist=True)
-        log_depth_metrics(self, stage, depth, batch[keys.DEPTH], self.protocol)
-
-    def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint[TASK_KEY] = task_class_path(self)
-
-    def configure_optimizers(self):
-        hp = self.hparams
-        return adam_with_step_decay(
-            self.parameters(), hp.lr, hp.weight_decay, hp.lr_milestones, hp.lr_gamma
-        )
