@@ -13,10 +13,13 @@ import pytest
 import torch
 import yaml
 
+from monodepthkit import Predictor
 from monodepthkit.cli import main
 from monodepthkit.data.io import read_depth_png, write_depth_png
+from monodepthkit.data.synthetic import PRESETS
 from monodepthkit.errors import MdkError
 from monodepthkit.eval import METRIC_KEYS
+from monodepthkit.inference.metadata import INTRINSICS_KEY
 
 MDK = [sys.executable, "-m", "monodepthkit.cli"]
 
@@ -86,6 +89,15 @@ def test_fit_saves_config_and_resumes(tmp_path, tiny_world, monkeypatch):
     assert saved["model"]["init_args"]["model_kwargs"]["width"] == 4  # the resolved config
     last = run / "checkpoints" / "last.ckpt"
     assert torch.load(last, weights_only=False)["global_step"] == 3
+    # The training data's camera is in the checkpoint (a folder dataset: no preset to fall back
+    # on), at the size of its images, for the Predictor's point clouds.
+    camera = torch.load(last, weights_only=False)[INTRINSICS_KEY]
+    assert camera["image_size"] == [48, 128]
+    np.testing.assert_allclose(camera["K"], PRESETS["driving"].camera_matrix(128, 48), rtol=1e-6)
+    predictor = Predictor.from_checkpoint(last)
+    np.testing.assert_allclose(
+        predictor.intrinsics_for((96, 256)), PRESETS["driving"].camera_matrix(256, 96), rtol=1e-6
+    )
     assert (run / next(p.name for p in run.iterdir() if p.name.startswith("events.out"))).is_file()
 
     args = ["fit", "--config", str(config), "--trainer.max_steps", "5", "--ckpt_path", str(last)]

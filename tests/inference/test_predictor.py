@@ -8,11 +8,12 @@ import torch
 from PIL import Image
 from torch import Tensor, nn
 
-from infer_helpers import TRAIN_SIZE
+from infer_helpers import TRAIN_SIZE, tiny_task, write_checkpoint
 from monodepthkit import MdkError, Predictor
 from monodepthkit.data.io import write_rgb
 from monodepthkit.data.synthetic import PRESETS
-from monodepthkit.models import create_model, list_models
+from monodepthkit.inference.metadata import INTRINSICS_KEY
+from monodepthkit.models import create_model, list_models, registry
 
 
 class PixelwiseDepth(nn.Module):
@@ -50,6 +51,29 @@ def test_from_checkpoint_reads_training_size_and_camera(tiny_checkpoint):
     expected = [[0.58 * 256, 0, 208.5 * 256 / 416 - 0.5], [0, 1.92 * 96, 64.5 * 96 / 128 - 0.5]]
     np.testing.assert_allclose(K, [*expected, [0, 0, 1]])
     np.testing.assert_allclose(K, PRESETS["driving"].camera_matrix(256, 96))
+
+
+def test_stored_camera_wins_and_only_synthetic_configs_fall_back(tmp_path):
+    K = np.array([[50.0, 0.0, 31.5], [0.0, 52.0, 15.5], [0.0, 0.0, 1.0]])
+    checkpoint = torch.load(write_checkpoint(tiny_task(), tmp_path / "a.ckpt"), weights_only=False)
+    checkpoint[INTRINSICS_KEY] = {"K": K.tolist(), "image_size": [32, 64]}
+    torch.save(checkpoint, tmp_path / "stored.ckpt")
+    predictor = Predictor.from_checkpoint(tmp_path / "stored.ckpt")
+    np.testing.assert_allclose(predictor.intrinsics, K)  # not the synthetic preset's
+    assert predictor.intrinsics_size == (32, 64)
+
+    del checkpoint[INTRINSICS_KEY]
+    checkpoint["datamodule_hyper_parameters"] = {"dataset": "folder", "image_size": (32, 64)}
+    torch.save(checkpoint, tmp_path / "folder.ckpt")
+    assert Predictor.from_checkpoint(tmp_path / "folder.ckpt").intrinsics_for((32, 64)) is None
+
+
+def test_input_multiple_comes_from_the_model_registry(tiny_checkpoint, monkeypatch):
+    assert Predictor.from_checkpoint(tiny_checkpoint).multiple == 32  # the registry's default
+    monkeypatch.setitem(registry._CONFIGS, "unet", registry.ModelConfig(input_multiple=64))
+    predictor = Predictor.from_checkpoint(tiny_checkpoint, resolution="input")
+    assert predictor.multiple == 64 and predictor.network_size((37, 100)) == (64, 128)
+    assert Predictor.from_checkpoint(tiny_checkpoint, multiple=16).multiple == 16  # explicit
 
 
 @pytest.mark.parametrize("resolution", ["auto", "input", (48, 80)])

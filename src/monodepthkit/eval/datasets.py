@@ -148,7 +148,8 @@ def iter_ground_truth(dataset: Dataset) -> Iterator[tuple[str, np.ndarray]]:
     """(name, [H, W] float32 metres) of every frame of a dataset, at full resolution (see
     `GroundTruthFrames` for where the ground truth comes from).
 
-    A dataset that reads ground truth by itself (``depth(index)``, as KITTI) decodes no image.
+    KITTI decodes no image: its names come from the split entries and its ground truth from
+    ``depth(index)``.
     """
     frames = GroundTruthFrames(dataset)
     if callable(getattr(dataset, "depth", None)):
