@@ -40,6 +40,9 @@ Configurations (``--configs``; ``all`` = every one):
   ``mono_separate`` (mean instead of minimum reprojection, no auto-masking, each scale's loss
   at its own resolution).
 - ``supervised_unet``: the upper reference.
+- ``mono_gt_pose`` (diagnostic, not in ``all``): ``mono_separate`` with the world's ground-truth
+  T_context_target (metric, in units of ``GT_POSE_UNIT``) in place of the pose network, to
+  separate learning the depth from learning the motion.
 
 Prints markdown tables: the results per configuration (mean and standard deviation over seeds,
 the per-seed values, the spread over test scenes, CPU minutes), stereo with and without median
@@ -82,7 +85,10 @@ CONFIGS: dict[str, dict] = {
     "no_automask": {**PAPER, "automask": False},
     "no_full_res": {**PAPER, "full_res_multiscale": False},
     "supervised_unet": {"supervised": True},
+    "mono_gt_pose": {**PAPER, "ground_truth_pose": True},
 }
+# Diagnostics, not in ``all``: which part of self-supervised learning limits the curve.
+DIAGNOSTICS = ("mono_gt_pose",)
 ABLATIONS = {
     "avg_reprojection": "average reprojection instead of per-pixel minimum",
     "no_automask": "no auto-masking",
@@ -100,12 +106,37 @@ def parse_size(text: str) -> tuple[int, int]:
     return height, width
 
 
+# The ground-truth translation in units of 50 m, so that the world's depths (~5-50 m) start
+# near the untrained network's depth (~0.2) instead of 50x beyond it.
+GT_POSE_UNIT = 50.0
+
+
+class GroundTruthPoseTask(SelfSupervisedTask):
+    """`SelfSupervisedTask` that warps with the batch's ground-truth ``T_{offset}``."""
+
+    def source_transforms(self, batch: dict, target_features=None):
+        transforms = {}
+        for offset in self.frame_offsets:
+            T = batch[keys.context_transform_key(offset)].clone()
+            T[:, :3, 3] /= GT_POSE_UNIT
+            transforms[keys.context_image_key(offset)] = T
+        return transforms, {}
+
+
 def build(config: dict, min_depth: float) -> nn.Module:
     """The model of a configuration: a `SelfSupervisedTask` or the supervised `unet`."""
     if config.get("supervised"):
         return create_model("unet", min_depth=min_depth, max_depth=100.0)
     options = {k: v for k, v in config.items()}
     pose_model = options.pop("pose_model", "separate")
+    if options.pop("ground_truth_pose", False):
+        return GroundTruthPoseTask(
+            depth_model_kwargs={**RESNET, "min_depth": min_depth, "max_depth": 100.0},
+            pose_model=pose_model,
+            pose_model_kwargs=RESNET,
+            depth_scale=GT_POSE_UNIT,
+            **options,
+        )
     return SelfSupervisedTask(
         depth_model_kwargs={**RESNET, "min_depth": min_depth, "max_depth": 100.0},
         pose_model=pose_model,
@@ -130,9 +161,11 @@ def training_data(root: Path, config: dict, batch: int, seed: int) -> DataLoader
     return DataLoader(dataset, batch_size=batch, shuffle=True, drop_last=True, generator=generator)
 
 
-def predict_depth(model: nn.Module, image: Tensor) -> Tensor:
-    """[B, 1, H, W] depth (times the task's depth_scale for a self-supervised task)."""
-    return model(image)["depth"]
+def predict(model: nn.Module, image: Tensor) -> tuple[Tensor, Tensor | None]:
+    """[B, 1, H, W] depth (times a self-supervised task's depth_scale) and its sigmoid
+    disparity in [0, 1] (None for the supervised U-Net)."""
+    outputs = model(image)
+    return outputs["depth"], outputs.get("disp")
 
 
 def evaluate(model: nn.Module | None, loader: DataLoader, metric: bool) -> dict[str, float]:
@@ -141,17 +174,20 @@ def evaluate(model: nn.Module | None, loader: DataLoader, metric: bool) -> dict[
     Returns:
         ``abs_rel``, ``rmse``, ``d1`` (median-scaled per image), ``scene_std`` (standard
         deviation over scenes of the per-scene mean AbsRel), ``ratio`` (mean of the per-image
-        median ground truth / median prediction) and, for a metric model, ``abs_rel_metric``
-        (no scaling).
+        median ground truth / median prediction), for a self-supervised model ``saturated``
+        (the fraction of its sigmoid disparities below 0.05 or above 0.95: a network stuck at
+        a bound of its depth range) and, for a metric model, ``abs_rel_metric`` (no scaling).
     """
     protocol = get_protocol("kitti")
-    rows, metric_rows, scenes, ratios = [], [], [], []
+    rows, metric_rows, scenes, ratios, saturated = [], [], [], [], []
     if model is not None:
         model.eval()
     with torch.no_grad():
         for batch in loader:
             image, gt = batch[keys.IMAGE], batch[keys.DEPTH]
-            depth = torch.ones_like(gt) if model is None else predict_depth(model, image)
+            depth, disp = (torch.ones_like(gt), None) if model is None else predict(model, image)
+            if disp is not None:
+                saturated.append(((disp < 0.05) | (disp > 0.95)).float().mean().item())
             rows += batch_depth_metrics(depth, gt, protocol, align="median")
             if metric:
                 metric_rows += batch_depth_metrics(depth, gt, protocol, align="none")
@@ -168,6 +204,8 @@ def evaluate(model: nn.Module | None, loader: DataLoader, metric: bool) -> dict[
     result = {name: float(np.mean([row[name] for row in rows])) for name in shown}
     result["scene_std"] = float(np.std([np.mean(v) for v in by_scene.values()]))
     result["ratio"] = float(np.mean(ratios))
+    if saturated:
+        result["saturated"] = float(np.mean(saturated))
     if metric:
         result["abs_rel_metric"] = float(np.mean([row["abs_rel"] for row in metric_rows]))
     return result
@@ -179,7 +217,7 @@ def train_run(name: str, seed: int, args: argparse.Namespace, evals: dict) -> di
     supervised = bool(config.get("supervised"))
     torch.manual_seed(seed)
     model = build(config, args.min_depth)
-    metric = supervised or config.get("mode", "mono") != "mono"
+    metric = supervised or config.get("mode", "mono") != "mono" or "ground_truth_pose" in config
     optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
     loader = training_data(args.root, config, args.batch, seed)
     curve = [(0, 0.0, evaluate(model, evals["test"], metric)["abs_rel"])]
@@ -207,10 +245,13 @@ def train_run(name: str, seed: int, args: argparse.Namespace, evals: dict) -> di
             cpu = time.process_time() - cpu_start
             done = step >= args.steps or cpu >= cpu_budget
             if step % args.eval_every == 0 or done:
-                curve.append((step, cpu, evaluate(model, evals["test"], metric)["abs_rel"]))
+                point = evaluate(model, evals["test"], metric)
+                curve.append((step, cpu, point["abs_rel"]))
+                saturated = f", {point['saturated']:.0%} saturated" if "saturated" in point else ""
                 print(
                     f"  {name} seed {seed} step {step} ({cpu / 60:.1f} CPU-min, loss "
-                    f"{np.mean(losses[-args.eval_every :]):.4f}): test AbsRel {curve[-1][2]:.4f}",
+                    f"{np.mean(losses[-args.eval_every :]):.4f}): test AbsRel "
+                    f"{point['abs_rel']:.4f}{saturated}",
                     flush=True,
                 )
             if done:
@@ -255,6 +296,13 @@ def run(name: str, seed: int, args: argparse.Namespace, evals: dict) -> dict:
     return result
 
 
+def _mean_of(runs: list[dict], name: str) -> str:
+    """Mean over runs of a test metric as a percentage, ``-`` where the runs lack it (runs
+    saved before the metric existed, or the supervised U-Net for ``saturated``)."""
+    values = [r["test"][name] for r in runs if name in r["test"]]
+    return f"{np.mean(values):.0%}" if len(values) == len(runs) else "-"
+
+
 def mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.3f} ± {np.std(values):.3f}"
 
@@ -272,9 +320,9 @@ def print_tables(results: dict, constant: dict, args: argparse.Namespace, world:
     print()
     print(
         "| config | steps | CPU-min/run | test AbsRel | per seed | train AbsRel | test RMSE | "
-        "test d1 | scene spread | auto-mask kept |"
+        "test d1 | scene spread | auto-mask kept | disparity saturated |"
     )
-    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
     for name, runs in results.items():
         tests = [r["test"]["abs_rel"] for r in runs]
         automask = np.mean([r["automask"] for r in runs])
@@ -286,7 +334,8 @@ def print_tables(results: dict, constant: dict, args: argparse.Namespace, world:
             f"{np.mean([r['test']['rmse'] for r in runs]):.2f} | "
             f"{np.mean([r['test']['d1'] for r in runs]):.3f} | "
             f"{np.mean([r['test']['scene_std'] for r in runs]):.3f} | "
-            f"{'-' if math.isnan(automask) else f'{automask:.2f}'} |"
+            f"{'-' if math.isnan(automask) else f'{automask:.2f}'} | "
+            f"{_mean_of(runs, 'saturated')} |"
         )
     untrained = [
         r["untrained"]
@@ -295,10 +344,10 @@ def print_tables(results: dict, constant: dict, args: argparse.Namespace, world:
         for r in runs
     ]
     if untrained:
-        print(f"| untrained depth network (step 0) | 0 | 0 | {mean_std(untrained)} | | | | | | |")
+        print(f"| untrained depth network (step 0) | 0 | 0 | {mean_std(untrained)} | | | | | | | |")
     print(
         f"| constant depth | | | {constant['abs_rel']:.3f} | | | {constant['rmse']:.2f} | "
-        f"{constant['d1']:.3f} | {constant['scene_std']:.3f} | |"
+        f"{constant['d1']:.3f} | {constant['scene_std']:.3f} | | |"
     )
 
     metric = [name for name, runs in results.items() if "abs_rel_metric" in runs[0]["test"]]
@@ -371,7 +420,9 @@ def main() -> None:
         "and printed as one table",
     )
     args = parser.parse_args()
-    names = list(CONFIGS) if args.configs == ["all"] else args.configs
+    names = args.configs
+    if names == ["all"]:
+        names = [name for name in CONFIGS if name not in DIAGNOSTICS]
     unknown = [name for name in names if name not in CONFIGS]
     if unknown:
         parser.error(f"unknown configs {unknown}; choose from {', '.join(CONFIGS)} or all")
