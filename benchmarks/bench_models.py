@@ -22,10 +22,18 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 
 
 def report_models() -> dict[str, tuple[str, dict]]:
-    """{label: (registry name, kwargs)} of the distinct models in configs/report*.yaml."""
+    """{label: (registry name, kwargs)} of the distinct models of the report configs.
+
+    Each experiment is ``configs/reportN/base.yaml`` + a variant file of the same folder; the
+    variant's options replace the base's (as `mdk fit --config BASE --config VARIANT` does).
+    """
     models = {}
-    for path in sorted(CONFIGS.glob("report*.yaml")):
-        args = yaml.safe_load(path.read_text())["model"]["init_args"]
+    for path in sorted(CONFIGS.glob("report*/*.yaml")):
+        if path.name == "base.yaml":
+            continue
+        base = yaml.safe_load((path.parent / "base.yaml").read_text()).get("model", {})
+        variant = yaml.safe_load(path.read_text()).get("model", {})
+        args = {**base.get("init_args", {}), **variant.get("init_args", {})}
         # Supervised tasks name a `model`, the self-supervised task a `depth_model`.
         name = args.get("model") or args["depth_model"]
         kwargs = dict(args.get("model_kwargs") or args.get("depth_model_kwargs") or {})
@@ -34,6 +42,8 @@ def report_models() -> dict[str, tuple[str, dict]]:
         label = name + (f"[{kwargs['backbone']}]" if "backbone" in kwargs else "")
         label += "" if "width" not in kwargs else f" w{kwargs['width']}d{kwargs.get('depth', '')}"
         label += f"[{kwargs['version']}]" if "version" in kwargs else ""  # PackNet A/B/C
+        if path.stem in ("leaky_relu", "direct_depth"):
+            continue  # report 4's head variants: PackNet B's network, another activation
         models.setdefault(label, (name, kwargs))
     return models
 

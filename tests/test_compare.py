@@ -34,15 +34,17 @@ def test_table_adds_one_normalised_mse_column_per_split():
 def test_compare_trains_configs_and_scores_checkpoints(tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(sys, "argv", ["mdk"])
     monkeypatch.chdir(tmp_path)
+    # Report 2's stacks: its base before each model file, the synthetic twin after.
     configs = [
-        str(CONFIGS / "report2_autoencoder_nyu.yaml"),
-        str(CONFIGS / "report3_unet_silog_nyu.yaml"),
+        str(CONFIGS / "report2" / "autoencoder.yaml"),
+        str(CONFIGS / "report2" / "unet.yaml"),
     ]
     out = tmp_path / "cmp"
-    args = ["compare", *configs, "--overlay", str(CONFIGS / "synthetic" / "nyu_twin.yaml")]
+    args = ["compare", *configs, "--base", str(CONFIGS / "report2" / "base.yaml")]
+    args += ["--overlay", str(CONFIGS / "synthetic" / "nyu_twin.yaml")]
     assert main([*args, "--set", "trainer.max_steps=2", "--out", str(out)]) == 0
     rows = json.loads((out / "compare.json").read_text())
-    assert [row["name"] for row in rows] == ["report2_autoencoder_nyu", "report3_unet_silog_nyu"]
+    assert [row["name"] for row in rows] == ["autoencoder", "unet"]
     for row in rows:
         metrics = row["metrics"]
         # Report 1's figure is the per-image MSE of depth / max depth (10 m for the twins' eval).
@@ -50,7 +52,7 @@ def test_compare_trains_configs_and_scores_checkpoints(tmp_path, monkeypatch, ca
         assert Path(row["checkpoint"]).is_file() and row["parameters"] > 0
     per_image = (out / rows[0]["name"] / "per_image.csv").read_text().splitlines()
     assert len(per_image) == rows[0]["metrics"]["count"] + 1
-    assert "| report2_autoencoder_nyu |" in (out / "compare.md").read_text()
+    assert "| autoencoder |" in (out / "compare.md").read_text()
 
     # A checkpoint is evaluated as is, on the root it was trained on.
     again = tmp_path / "again"

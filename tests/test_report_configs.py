@@ -1,17 +1,24 @@
 """Each report config holds the report's own numbers: a silent change to one of them fails here.
 
 Values the report states are quoted; values it leaves open are pinned too (they are the
-project's documented choice, written in each config's comments), marked "open".
+project's documented choice, written in each config's comments), marked "open". A report's
+experiment is the stack ``configs/reportN/base.yaml`` + ``configs/reportN/VARIANT.yaml``; every
+value is checked as `mdk fit` resolves it. On top, each stack resolves exactly as the single-file
+config it replaced (``report_configs_expected.yaml``, defaults included).
 """
 
 from __future__ import annotations
 
+import functools
+import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+from test_configs import REPORTS, resolved_config
+
+PINNED = yaml.safe_load((Path(__file__).with_name("report_configs_expected.yaml")).read_text())
 
 _R2 = {  # report 2 (001): NYU labelled, 480x640, 1.5 L_grad + 1.0 L_SSIM + 0.2 L1, 0.5-4 m
     "model.init_args.loss": "densedepth",
@@ -89,14 +96,14 @@ _R1 = {  # report 1 (000): KITTI 416x128, IP-Basic dense ground truth, batch 16,
 }
 
 EXPECTED = {
-    "report1_unet_mse_kitti": {
+    "report1/unet_mse": {
         **_R1,
         "model.init_args.loss": "mse",
         "model.init_args.lr": 1e-5,  # "learning rate of 1e-5, a step size of 10, and gamma 0.1"
         "model.init_args.lr_milestones": [10],
         "model.init_args.lr_gamma": 0.1,
     },
-    "report1_gan_kitti": {
+    "report1/gan": {
         **_R1,
         "model.init_args.discriminator": "patchgan",
         # point A: "the learning rate of the Discriminator was halved and the update frequency
@@ -104,8 +111,8 @@ EXPECTED = {
         "model.init_args.schedule.0.d_lr_factor": 0.5,
         "model.init_args.schedule.0.d_every": 5,
     },
-    "report2_autoencoder_nyu": {**_R2, "model.init_args.model": "conv_autoencoder"},
-    "report2_unet_nyu": {
+    "report2/autoencoder": {**_R2, "model.init_args.model": "conv_autoencoder"},
+    "report2/unet": {
         **_R2,
         "model.init_args.model": "unet",
         "model.init_args.model_kwargs.width": 64,  # Ronneberger: 64 ... 1024 channels
@@ -113,48 +120,60 @@ EXPECTED = {
         "model.init_args.model_kwargs.max_channels": 1024,
         "model.init_args.model_kwargs.upsample": "transpose",  # "up-convolutions"
     },
-    "report2_xception_nyu": {
+    "report2/xception": {
         **_R2,
         "model.init_args.model_kwargs.backbone": "xception",
         "model.init_args.model_kwargs.pretrained": True,  # "pre-trained on ImageNet"
     },
-    "report2_densenet_nyu": {
+    "report2/densenet": {
         **_R2,
         "model.init_args.model_kwargs.backbone": "densenet169",
         "model.init_args.model_kwargs.pretrained": True,
     },
-    "report3_unet_silog_nyu": {
+    "report3/silog": {
         **_R3,
         "model.init_args.loss": "silog",
         "model.init_args.loss_kwargs.lam": 0.5,  # "lambda = 0.5"
     },
-    "report3_unet_silog_nyu_l2": {**_R3, "model.init_args.loss": "mse"},  # lambda 0: L2
-    "report3_unet_silog_nyu_l2_smooth": {**_R3, "model.init_args.loss": "l2_smooth"},
-    "report4_packnet_A_nyu": {**_R4, **_PACKNET, "model.init_args.model_kwargs.version": "A"},
-    "report4_packnet_B_nyu": {**_R4, **_PACKNET, "model.init_args.model_kwargs.version": "B"},
-    "report4_packnet_C_nyu": {**_R4, **_PACKNET, "model.init_args.model_kwargs.version": "C"},
-    "report4_densedepth_scratch_nyu": {
+    "report3/l2": {**_R3, "model.init_args.loss": "mse"},  # lambda 0: L2
+    "report3/l2_smooth": {**_R3, "model.init_args.loss": "l2_smooth"},
+    "report4/packnet_A": {**_R4, **_PACKNET, "model.init_args.model_kwargs.version": "A"},
+    "report4/packnet_B": {**_R4, **_PACKNET, "model.init_args.model_kwargs.version": "B"},
+    "report4/packnet_C": {**_R4, **_PACKNET, "model.init_args.model_kwargs.version": "C"},
+    "report4/leaky_relu": {  # experiment 3: the base PackNet with a leaky-ReLU head
+        **_R4,
+        **_PACKNET,
+        "model.init_args.model_kwargs.version": "B",
+        "model.init_args.model_kwargs.activation": "leaky_relu",
+    },
+    "report4/direct_depth": {  # experiment 4: the base PackNet predicting depth
+        **_R4,
+        **_PACKNET,
+        "model.init_args.model_kwargs.version": "B",
+        "model.init_args.model_kwargs.inverse_depth": False,
+    },
+    "report4/densedepth_scratch": {
         **_R4,
         "model.init_args.model_kwargs.backbone": "densenet169",
         "model.init_args.model_kwargs.pretrained": False,  # "learns all weights from scratch"
     },
-    "report5_monodepth2_kitti_mono": {
+    "report5/kitti_mono": {
         **_R5,
         "model.init_args.mode": "mono",
         "model.init_args.frame_offsets": [-1, 1],
         "model.init_args.pose_model": "separate",
     },
-    "report5_monodepth2_kitti_stereo": {
+    "report5/kitti_stereo": {
         **_R5,
         "model.init_args.mode": "stereo",
         "model.init_args.stereo_baseline": 0.1,
     },
-    "report5_monodepth2_kitti_mono_stereo": {
+    "report5/kitti_mono_stereo": {
         **_R5,
         "model.init_args.mode": "mono+stereo",
         "model.init_args.stereo_baseline": 0.1,
     },
-    "report5_monodepth2_nyu": {
+    "report5/nyu": {
         **_R5,
         "model.init_args.eval_protocol": "nyu",
         "model.init_args.depth_model_kwargs.max_depth": 10.0,
@@ -171,19 +190,34 @@ def _get(config: dict, dotted: str):
     return value
 
 
+@functools.cache
+def _resolved(name: str) -> dict:
+    sys.argv = ["mdk"]  # the CLI parses the given arguments only
+    return resolved_config(REPORTS[name])
+
+
 def test_every_report_config_is_pinned():
-    assert {path.stem for path in CONFIGS.glob("report*.yaml")} == set(EXPECTED)
+    assert set(REPORTS) == set(EXPECTED) == set(PINNED)
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_report_config_values(name):
-    config = yaml.safe_load((CONFIGS / f"{name}.yaml").read_text())
+    config = _resolved(name)
     wrong = {}
     for key, expected in EXPECTED[name].items():
         try:
             value = _get(config, key)
         except (KeyError, IndexError, TypeError):
             value = "<missing>"
+        value = list(value) if isinstance(value, tuple) else value  # image_size: YAML lists
         if value != expected:
             wrong[key] = (value, expected)
     assert not wrong, f"{name}: (found, report) {wrong}"
+
+
+@pytest.mark.parametrize("name", sorted(PINNED))
+def test_stack_resolves_as_the_config_it_replaced(name, tmp_path, monkeypatch):
+    monkeypatch.setattr(sys, "argv", ["mdk"])
+    single = tmp_path / "single.yaml"
+    single.write_text(yaml.safe_dump(PINNED[name]))
+    assert _resolved(name) == resolved_config([single])

@@ -316,13 +316,22 @@ def _add_compare(commands) -> None:
         "compare",
         help="train/evaluate several configs or checkpoints on one split and tabulate them",
         description=(
-            "Each .yaml is trained as by `mdk fit` (with --overlay configs applied after it), "
+            "Each .yaml is trained as by `mdk fit` (--base configs applied before it, --overlay "
+            "configs after it), "
             "each .ckpt is loaded; all are evaluated on the same split and shown in one table "
             "(report 2's Table 1: d1 d2 d3 rel rms log10, plus report 1's MSE on [0, 1]-"
             "normalised depth). Writes OUT/compare.md and OUT/compare.json."
         ),
     )
     parser.add_argument("sources", nargs="+", type=Path, help=".yaml configs and/or .ckpt files")
+    parser.add_argument(
+        "--base",
+        action="append",
+        type=Path,
+        default=[],
+        help="config applied before each source config (repeatable), e.g. the report's "
+        "configs/report2/base.yaml",
+    )
     parser.add_argument(
         "--overlay",
         action="append",
@@ -375,6 +384,7 @@ def _compare(args: argparse.Namespace) -> int:
     compare(
         args.sources,
         args.out,
+        bases=args.base,
         overlays=args.overlay,
         overrides=overrides,
         data=args.data,
@@ -446,9 +456,9 @@ def _add_prepare(tools) -> None:
         description=(
             "report1: KITTI raw (ROOT/DATE/DATE_drive_XXXX_sync/ with calib files) -> report 1's "
             "IP-Basic dense ground truth at 416x128, 3824 seeded pairs, 60/20/20 split, in "
-            "data/kitti_ipbasic (configs/report1_*.yaml). report2, report3, report4: "
+            "data/kitti_ipbasic (configs/report1/). report2, report3, report4: "
             "nyu_depth_v2_labeled.mat in ROOT -> the 1449 labelled pairs at 480x640 with the "
-            "report 2 split 1049/200/200, in data/nyu_labeled (configs/report{2,3,4}_*.yaml)."
+            "report 2 split 1049/200/200, in data/nyu_labeled (configs/report{2,3,4}/)."
         ),
     )
     prepare.add_argument("recipe", choices=("report1", *_NYU_REPORTS))
@@ -574,7 +584,8 @@ def _prepare(args: argparse.Namespace) -> int:
         sizes = ", ".join(f"{name} {count}" for name, count in summary["splits"].items())
         print(
             f"wrote {summary['pairs']} of {summary['available']} pairs to {out} ({sizes}); "
-            f"train with: mdk fit --config configs/report1_unet_mse_kitti.yaml"
+            "train with: mdk fit --config configs/report1/base.yaml "
+            "--config configs/report1/unet_mse.yaml"
             + ("" if out == Path("data/kitti_ipbasic") else f" --data.root {out}")
         )
         return 0
@@ -589,7 +600,8 @@ def _prepare(args: argparse.Namespace) -> int:
     suffix = "" if out == Path("data/nyu_labeled") else f" --data.root {out}"
     print(
         f"wrote the NYU labelled pairs to {out} ({counts}); train with: "
-        f"mdk fit --config configs/{args.recipe}_*.yaml{suffix}"
+        f"mdk fit --config configs/{args.recipe}/base.yaml "
+        f"--config configs/{args.recipe}/VARIANT.yaml{suffix}"
     )
     return 0
 
@@ -670,7 +682,13 @@ def _add_demo(commands) -> None:
         help="where the synthetic world is cached (default: .cache/synthetic/demo)",
     )
     parser.add_argument(
-        "--steps", type=int, default=None, help="training steps (default: the demo's)"
+        "--steps", type=int, default=None, help="training steps (default: the config's)"
+    )
+    parser.add_argument(
+        "--config",
+        type=Path,
+        default=None,
+        help="the demo's setup, a `mdk fit` config (default: configs/demo.yaml)",
     )
     parser.set_defaults(handler=_demo)
 
@@ -678,7 +696,7 @@ def _add_demo(commands) -> None:
 def _demo(args: argparse.Namespace) -> int:
     from monodepthkit.demo import run_demo
 
-    run_demo(out=args.out, data_root=args.data, steps=args.steps)
+    run_demo(out=args.out, data_root=args.data, steps=args.steps, config=args.config)
     return 0
 
 

@@ -41,6 +41,7 @@ class CompareEntry:
 def compare(
     sources: list[str | Path],
     out: str | Path,
+    bases: list[str | Path] | None = None,
     overlays: list[str | Path] | None = None,
     overrides: list[str] | None = None,
     data: str | Path | None = None,
@@ -58,6 +59,7 @@ def compare(
         sources: ``.yaml`` configs (trained with `mdk fit` semantics) and/or ``.ckpt`` files.
         out: output folder: ``compare.md``, ``compare.json``, and one sub-folder per entry with
             its run (configs) and its ``metrics.json`` / ``per_image.csv``.
+        bases: configs applied before each source config (e.g. a report's ``base.yaml``).
         overlays: configs applied after each source config (e.g. a synthetic twin overlay).
         overrides: extra LightningCLI arguments for every config, e.g.
             ``["--trainer.max_steps", "50"]``.
@@ -87,7 +89,8 @@ def compare(
         entry = CompareEntry(name=name)
         if source.suffix in (".yaml", ".yml"):
             started = time.perf_counter()
-            entry.checkpoint, root, splits = _train(source, out / name, overlays, overrides)
+            stack = [*(bases or []), source, *(overlays or [])]
+            entry.checkpoint, root, splits = _train(stack, out / name, overrides)
             entry.train_seconds = round(time.perf_counter() - started, 1)
         elif source.suffix == ".ckpt":
             entry.checkpoint, root, splits = str(source), None, {"test": split}
@@ -169,14 +172,14 @@ def comparison_table(entries: list[CompareEntry]) -> str:
 
 
 def _train(
-    config: Path, folder: Path, overlays: list | None, overrides: list[str] | None
+    configs: list, folder: Path, overrides: list[str] | None
 ) -> tuple[str, str, dict[str, str]]:
-    """Fit one config into ``folder``; returns (last checkpoint, data root, split files)."""
+    """Fit one config stack into ``folder``; returns (last checkpoint, data root, split files)."""
     from monodepthkit.training import run_lightning_cli
 
-    args = ["fit", "--config", str(config)]
-    for overlay in overlays or []:
-        args += ["--config", str(overlay)]
+    args = ["fit"]
+    for config in configs:
+        args += ["--config", str(config)]
     args += [*(overrides or []), "--trainer.default_root_dir", str(folder)]
     cli = run_lightning_cli(args)
     checkpoint = cli.trainer.checkpoint_callback.last_model_path

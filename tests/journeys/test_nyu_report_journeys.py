@@ -15,8 +15,7 @@ import pytest
 from data.test_nyu_labeled import write_labeled_mat
 from eval.test_eval_journeys import assert_metrics, nyu_by_hand
 from monodepthkit.cli import main
-
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+from test_configs import REPORTS, config_args
 
 
 def _last_checkpoint() -> Path:
@@ -41,17 +40,17 @@ def test_prepare_report2_splits_the_mat_1049_200_200_scaled(tmp_path, monkeypatc
 @pytest.mark.slow
 @pytest.mark.parametrize(
     "config",
-    ["report2_unet_nyu", "report3_unet_silog_nyu", "report4_packnet_A_nyu"],
+    ["report2/unet", "report3/silog", "report4/packnet_A"],
 )
 def test_nyu_report_journey(config, tmp_path, monkeypatch, capsys):
     write_labeled_mat(tmp_path / "NYU" / "nyu_depth_v2_labeled.mat", frames=12)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(sys, "argv", ["mdk"])
-    recipe = config.split("_")[0]
+    recipe = config.split("/")[0]
     assert main(["data", "prepare", recipe, "--root", "NYU"]) == 0
 
-    # The shipped config, at a CPU-sized resolution and batch for 2 steps.
-    fit = ["fit", "--config", str(CONFIGS / f"{config}.yaml"), "--trainer.max_steps", "2"]
+    # The shipped configs (base + variant), at a CPU-sized resolution and batch for 2 steps.
+    fit = ["fit", *config_args(REPORTS[config]), "--trainer.max_steps", "2"]
     fit += ["--data.image_size", "[96, 128]", "--data.batch_size", "2"]
     fit += ["--data.num_workers", "0", "--trainer.enable_progress_bar", "false"]
     assert main(fit) == 0

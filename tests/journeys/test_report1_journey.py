@@ -17,8 +17,8 @@ from monodepthkit.cli import main
 from monodepthkit.data.io import read_depth_png, read_matrix, read_rgb, write_rgb
 from monodepthkit.data.prepare import prepare_report1
 from monodepthkit.errors import MdkError
+from test_configs import REPORTS, config_args
 
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
 RAW_CALIB = REALDATA / "kitti_raw_calib" / "2011_09_26"
 OBJECT_FRAMES = REALDATA / "kitti_object_frames"
 DATE = "2011_09_26"
@@ -137,8 +137,7 @@ def test_report1_journey_prepare_then_fit_the_shipped_config(tmp_path, monkeypat
     assert "wrote 5 of 6 pairs to data/kitti_ipbasic (train 3, val 1, test 1)" in (
         capsys.readouterr().out
     )
-    config = CONFIGS / "report1_unet_mse_kitti.yaml"
-    fit = ["fit", "--config", str(config), "--trainer.max_steps", "2"]
+    fit = ["fit", *config_args(REPORTS["report1/unet_mse"]), "--trainer.max_steps", "2"]
     fit += ["--trainer.enable_progress_bar", "false", "--data.num_workers", "0"]
     assert main(fit) == 0
     checkpoints = sorted(Path("runs").rglob("last.ckpt"))

@@ -14,9 +14,7 @@ import pytest
 
 from eval.test_eval_journeys import DATE, DRIVES, assert_metrics, kitti_by_hand, write_kitti_replica
 from monodepthkit.cli import main
-from test_configs import offline_args
-
-CONFIGS = Path(__file__).resolve().parents[2] / "configs"
+from test_configs import REPORTS, config_args, offline_args
 
 
 @pytest.mark.slow
@@ -30,9 +28,9 @@ def test_report5_mono_journey(tmp_path, monkeypatch, capsys):
         path.write_text("".join(f"{DATE}/{drive} 1 l\n" for drive in DRIVES))
 
     # The shipped config with random weights (no hub here), at a CPU size for 2 steps.
-    config = CONFIGS / "report5_monodepth2_kitti_mono.yaml"
-    fit = ["fit", "--config", str(config), "--trainer.max_steps", "2"]
-    fit += offline_args(config)
+    stack = REPORTS["report5/kitti_mono"]
+    fit = ["fit", *config_args(stack), "--trainer.max_steps", "2"]
+    fit += offline_args(stack)
     fit += ["--data.image_size", "[64, 224]", "--data.batch_size", "2"]
     fit += ["--data.num_workers", "0", "--trainer.enable_progress_bar", "false"]
     assert main(fit) == 0

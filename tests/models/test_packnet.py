@@ -306,16 +306,17 @@ def test_traceable_in_eval_mode():
     ],
 )
 def test_report4_override_configs(override, changed, monkeypatch):
-    """The override files change one option of the report's base PackNet (version B)."""
+    """The variant files change one option of the report's base PackNet (version B)."""
     import yaml
 
     from monodepthkit.training import run_lightning_cli
 
     monkeypatch.setattr(sys, "argv", ["mdk"])
-    base = CONFIGS / "report4_packnet_B_nyu.yaml"
-    args = ["--config", str(base), "--config", str(CONFIGS / "report4_overrides" / override)]
+    report4 = CONFIGS / "report4"
+    packnet_b = yaml.safe_load((report4 / "packnet_B.yaml").read_text())["model"]["init_args"]
+    args = ["--config", str(report4 / "base.yaml"), "--config", str(report4 / override)]
     cli = run_lightning_cli(args, run=False)
-    expected = {**yaml.safe_load(base.read_text())["model"]["init_args"]["model_kwargs"], **changed}
+    expected = {**packnet_b["model_kwargs"], **changed}
     assert cli.model.hparams.model_kwargs == expected
 
 

@@ -444,7 +444,9 @@ def test_mdk_fit_report5_mono_on_its_synthetic_twin(tmp_path, monkeypatch):
         [
             "fit",
             "--config",
-            str(CONFIGS / "report5_monodepth2_kitti_mono.yaml"),
+            str(CONFIGS / "report5" / "base.yaml"),
+            "--config",
+            str(CONFIGS / "report5" / "kitti_mono.yaml"),
             "--config",
             str(CONFIGS / "synthetic" / "kitti_selfsup_twin.yaml"),
             "--trainer.enable_progress_bar",
