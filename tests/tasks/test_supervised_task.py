@@ -154,6 +154,17 @@ def test_depth_is_required(tmp_path):
         task.model_step(batch)
 
 
+def test_a_step_checks_keys_and_shapes_but_reads_no_values():
+    # Values are checked where samples are built (data.sample.build_sample); a training step
+    # reads none back, so it costs no device sync. Shapes are still checked every step.
+    task = _task()
+    depth = torch.full((1, 1, 16, 24), 5.0)
+    loss, _, _ = task.model_step({"image": torch.full((1, 3, 16, 24), 2.0), "depth": depth})
+    assert torch.isfinite(loss)
+    with pytest.raises(MdkError, match="image"):
+        task.model_step({"image": torch.rand(1, 16, 24), "depth": depth})
+
+
 def test_depth_outside_the_head_range_warns_once():
     task = _task()  # head range [0.5, 30] m
     batch = {"image": torch.rand(2, 3, 16, 24), "depth": torch.full((2, 1, 16, 24), 45.0)}

@@ -203,7 +203,7 @@ class AdversarialTask(DepthTask):
             ``(loss, terms, outputs)``: `generator_loss` of the generated ``outputs["depth"]``
             [B, 1, H, W] metres.
         """
-        validate_batch(batch, required=(keys.IMAGE, keys.DEPTH))
+        validate_batch(batch, required=(keys.IMAGE, keys.DEPTH), values=False)
         image = batch[keys.IMAGE]
         outputs = self(image)
         loss, terms = self.generator_loss(image, outputs[DEPTH], batch[keys.DEPTH])

@@ -330,7 +330,7 @@ class SelfSupervisedTask(DepthTask):
         if all(key in batch for key in self._required_keys()):
             loss, _, outputs = self.model_step(batch)
             return loss, {}, outputs[DEPTH] * self.depth_scale
-        validate_batch(batch)
+        validate_batch(batch, values=False)
         return None, {}, self(batch[keys.IMAGE])[DEPTH]
 
     # --- batch checks --------------------------------------------------------------------
@@ -363,7 +363,7 @@ class SelfSupervisedTask(DepthTask):
                 f"SelfSupervisedTask (mode '{self.hparams.mode}'): batch lacks "
                 f"{', '.join(missing)}; " + "; ".join(hints)
             )
-        validate_batch(batch, required=self._required_keys())
+        validate_batch(batch, required=self._required_keys(), values=False)
 
 
 def stereo_transform(T_stereo: Tensor, baseline: float | None) -> Tensor:

@@ -84,7 +84,7 @@ class SupervisedTask(DepthTask):
         The prediction has the image's size [H, W] unless the model predicts at a lower
         resolution; the loss is then computed there, on ground truth resized to [h, w].
         """
-        validate_batch(batch, required=(keys.IMAGE, keys.DEPTH))
+        validate_batch(batch, required=(keys.IMAGE, keys.DEPTH), values=False)
         target = batch[keys.DEPTH]
         valid = target > 0
         if self.hparams.target_range != "keep":
