@@ -65,7 +65,7 @@ from torch.utils.data import DataLoader, Subset
 
 from monodepthkit.data import batch as keys
 from monodepthkit.data.folder import FolderDataset
-from monodepthkit.data.synthetic import generate_world
+from monodepthkit.data.synthetic import GENERATOR_VERSION, generate_world
 from monodepthkit.data.transforms import AugmentOptions
 from monodepthkit.eval import get_protocol
 from monodepthkit.losses.supervised import scale_invariant_log_loss
@@ -277,6 +277,7 @@ def run(name: str, seed: int, args: argparse.Namespace, evals: dict) -> dict:
         for key in ("size", "batch", "lr", "min_depth", "steps", "cpu_minutes", "threads")
     }
     setting.update(sequences=args.sequences, frames=args.frames, world_seed=args.world_seed)
+    setting["generator_version"] = GENERATOR_VERSION
     setting["size"] = list(setting["size"])
     path = args.results / f"{name}_seed{seed}.json"
     if path.exists():
@@ -452,7 +453,7 @@ def main() -> None:
         "test": DataLoader(test, batch_size=8),
         "train": DataLoader(Subset(train, picked.round().astype(int).tolist()), batch_size=8),
     }
-    test_scenes = len({sequence.path.name for sequence, _ in test.samples})
+    test_scenes = len({sequence.files.name for sequence, _ in test.samples})
     world = (
         f"Synthetic driving world, {args.sequences} scenes x {args.frames} frames "
         f"(stereo, baseline 0.54 m): {len(train)} training frames, {test_scenes} held-out test "
