@@ -1,3 +1,6 @@
+import ast
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -28,3 +31,18 @@ def test_wrong_shapes_name_the_value_and_both_shapes(shape, pattern, message):
         check_shape(torch.zeros(shape), pattern, "depth")
     # One error for the pure layer: the CLI's MdkError and Python's ValueError at once.
     assert isinstance(error.value, MdkError) and isinstance(error.value, ValueError)
+
+
+PURE_LAYER = ("geometry", "losses", "models")
+
+
+def test_the_pure_layer_raises_only_input_error():
+    package = Path(__file__).resolve().parents[1] / "src" / "monodepthkit"
+    others = []
+    for path in sorted(p for layer in PURE_LAYER for p in (package / layer).rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Raise) and node.exc is not None:
+                error = node.exc.func if isinstance(node.exc, ast.Call) else node.exc
+                if not (isinstance(error, ast.Name) and error.id == "InputError"):
+                    others.append(f"{path.relative_to(package)}:{node.lineno}")
+    assert others == [], f"raise InputError (or call check_shape) there instead: {others}"

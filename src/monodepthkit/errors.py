@@ -2,7 +2,8 @@
 
 `MdkError` is raised for problems a user can fix (a missing folder, a bad file, a wrong key);
 its subclass `InputError` is the one error of the pure layer (geometry, losses, models), raised
-for a tensor of the wrong shape (through `check_shape`) or a value out of range.
+for a tensor of the wrong shape (through `check_shape`), a value out of range, an unknown name
+(model, head, loss, backbone) or a weights file that does not fit.
 The `mdk` command prints its message on one line and exits non-zero, without a traceback unless
 `--debug` is given. Messages name the file or key, what was expected, what was found and how to
 fix it.
@@ -16,7 +17,7 @@ class MdkError(Exception):
 
 
 class InputError(MdkError, ValueError):
-    """A bad argument to the pure layer (geometry, losses, models): a wrong shape or range.
+    """A bad argument to the pure layer (geometry, losses, models): a shape, range, name or file.
 
     It is an `MdkError` (the `mdk` command reports it on one line) and a `ValueError` (what
     Python code calling a function with a bad argument expects).

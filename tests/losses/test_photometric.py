@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from monodepthkit.errors import MdkError
+from monodepthkit.errors import InputError, MdkError
 from monodepthkit.losses import (
     edge_aware_smoothness,
     min_reprojection,
@@ -248,3 +248,11 @@ def test_smoothness_is_invariant_to_disparity_scale():
 def test_smoothness_rejects_mismatched_image():
     with pytest.raises(MdkError, match=r"image must have shape.*\(1, 1, 6, 7\).*\(1, 3, 12, 14\)"):
         edge_aware_smoothness(torch.ones(1, 1, 6, 7), torch.ones(1, 3, 12, 14))
+
+
+def test_smoothness_rejects_a_multichannel_disparity_with_input_error():
+    with pytest.raises(
+        InputError,
+        match=r"edge_aware_smoothness: disp must have shape \[B, 1, H, W\], got \(1, 3, 6, 7\)",
+    ):
+        edge_aware_smoothness(torch.ones(1, 3, 6, 7), torch.ones(1, 3, 6, 7))

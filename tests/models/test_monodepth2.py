@@ -10,7 +10,7 @@ import torch.nn.functional as F
 import torchvision
 from PIL import Image
 
-from monodepthkit.errors import MdkError
+from monodepthkit.errors import InputError, MdkError
 from monodepthkit.geometry import disp_to_depth
 from monodepthkit.models import create_model
 from monodepthkit.models.monodepth2 import Monodepth2
@@ -157,6 +157,13 @@ def test_bad_options_raise(kwargs, match):
 def test_bad_image_shape_raises(net):
     with pytest.raises(MdkError, match=r"\[B, 3, H, W\]"):
         net(torch.rand(1, 1, 64, 64))
+
+
+def test_unbatched_image_raises_input_error(net):
+    with pytest.raises(
+        InputError, match=r"monodepth2: image must have shape \[B, 3, H, W\], got \(3, 64, 64\)"
+    ):
+        net(torch.rand(3, 64, 64))
 
 
 def test_local_torchvision_weights_file(tmp_path):

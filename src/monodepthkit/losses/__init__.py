@@ -1,4 +1,7 @@
-"""Loss functions (pure) and their thin module wrappers."""
+"""Loss functions (pure) and their thin module wrappers.
+
+A bad argument (shape, dtype, range, name) raises `monodepthkit.errors.InputError`.
+"""
 
 from monodepthkit.losses.photometric import (
     edge_aware_smoothness,

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from monodepthkit.errors import InputError
 from monodepthkit.losses.supervised import masked_l1, masked_mse, sobel_gradient_loss, sum_terms
 
 REAL_LABEL = 1.0
@@ -39,7 +40,7 @@ def discriminator_least_squares_loss(real_logits: Tensor, fake_logits: Tensor) -
     _check_logits(real_logits, "real_logits")
     _check_logits(fake_logits, "fake_logits")
     if real_logits.shape != fake_logits.shape:
-        raise ValueError(
+        raise InputError(
             f"real_logits and fake_logits must share a shape, got {tuple(real_logits.shape)} "
             f"and {tuple(fake_logits.shape)}"
         )
@@ -113,7 +114,7 @@ def generator_loss_terms(
     }
     for name, value in weights.items():
         if not value >= 0:
-            raise ValueError(f"{name} must be >= 0, got {value}")
+            raise InputError(f"{name} must be >= 0, got {value}")
     terms = {
         "grad": grad_weight * sobel_gradient_loss(pred, target, mask),
         "l1": l1_weight * masked_l1(pred, target, mask),
@@ -182,9 +183,9 @@ class GeneratorLoss(nn.Module):
 
 def _check_logits(logits: Tensor, name: str) -> None:
     if not logits.is_floating_point():
-        raise ValueError(f"{name} must be a floating-point tensor, got {logits.dtype}")
+        raise InputError(f"{name} must be a floating-point tensor, got {logits.dtype}")
     if logits.numel() == 0:
-        raise ValueError(
+        raise InputError(
             f"{name} is empty (shape {tuple(logits.shape)}): the image is too small for the "
             "discriminator's strides"
         )

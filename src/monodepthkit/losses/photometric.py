@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from monodepthkit.errors import MdkError
+from monodepthkit.errors import InputError, check_shape
 
 # SSIM stabilising constants for images in [0, 1]: (0.01 * 1)^2 and (0.03 * 1)^2.
 SSIM_C1 = 0.01**2
@@ -42,7 +42,7 @@ def ssim_dissimilarity(x: Tensor, y: Tensor) -> Tensor:
     """
     _check_images(x, y, "ssim_dissimilarity")
     if min(x.shape[-2:]) < 2:
-        raise MdkError(
+        raise InputError(
             f"ssim_dissimilarity needs images of at least 2x2 pixels (3x3 windows with "
             f"reflection padding), got {tuple(x.shape[-2:])}"
         )
@@ -74,7 +74,7 @@ def photometric_error(pred: Tensor, target: Tensor, alpha: float = 0.85) -> Tens
     """
     _check_images(pred, target, "photometric_error")
     if not 0.0 <= alpha <= 1.0:
-        raise MdkError(f"photometric_error: alpha must be in [0, 1] (SSIM weight), got {alpha}")
+        raise InputError(f"photometric_error: alpha must be in [0, 1] (SSIM weight), got {alpha}")
     l1 = (pred - target).abs().mean(dim=1, keepdim=True)
     if alpha == 0.0:
         return l1
@@ -112,11 +112,12 @@ def min_reprojection(
         ``identity``). Average ``per_pixel_loss`` over pixels for the scale's loss.
     """
     if reduce not in REDUCTIONS:
-        raise MdkError(f"min_reprojection: reduce must be one of {REDUCTIONS}, got {reduce!r}")
-    if reprojection.dim() != 4 or reprojection.shape[1] < 1:
-        raise MdkError(
-            f"min_reprojection: reprojection must have shape [B, N, H, W] (one error map per "
-            f"source frame), got {tuple(reprojection.shape)}"
+        raise InputError(f"min_reprojection: reduce must be one of {REDUCTIONS}, got {reduce!r}")
+    check_shape(reprojection, "B N H W", "min_reprojection: reprojection")
+    if reprojection.shape[1] < 1:
+        raise InputError(
+            f"min_reprojection: reprojection has no error map (shape "
+            f"{tuple(reprojection.shape)}); pass one error map per source frame"
         )
     reprojection = _reduce_frames(reprojection, reduce)
     if identity is None:
@@ -126,7 +127,7 @@ def min_reprojection(
         or identity.shape[0] != reprojection.shape[0]
         or identity.shape[2:] != reprojection.shape[2:]
     ):
-        raise MdkError(
+        raise InputError(
             f"min_reprojection: identity must have shape [B, N', H, W] matching reprojection "
             f"{tuple(reprojection.shape)} in B, H and W, got {tuple(identity.shape)}"
         )
@@ -153,12 +154,9 @@ def edge_aware_smoothness(disp: Tensor, image: Tensor) -> Tensor:
     Returns:
         Scalar loss (unweighted; Monodepth2 weights it by 1e-3 / 2^scale).
     """
-    if disp.dim() != 4 or disp.shape[1] != 1:
-        raise MdkError(
-            f"edge_aware_smoothness: disp must have shape [B, 1, H, W], got {tuple(disp.shape)}"
-        )
+    check_shape(disp, "B 1 H W", "edge_aware_smoothness: disp")
     if image.dim() != 4 or image.shape[0] != disp.shape[0] or image.shape[2:] != disp.shape[2:]:
-        raise MdkError(
+        raise InputError(
             f"edge_aware_smoothness: image must have shape [B, C, H, W] with B, H, W of disp "
             f"{tuple(disp.shape)}, got {tuple(image.shape)}; resize the image to the scale"
         )
@@ -180,7 +178,7 @@ def _reduce_frames(errors: Tensor, reduce: str) -> Tensor:
 
 def _check_images(a: Tensor, b: Tensor, name: str) -> None:
     if a.dim() != 4 or a.shape != b.shape:
-        raise MdkError(
+        raise InputError(
             f"{name}: both images must have the same shape [B, C, H, W], got "
             f"{tuple(a.shape)} and {tuple(b.shape)}"
         )

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from monodepthkit.errors import MdkError
+from monodepthkit.errors import InputError
 
 # ---------------------------------------------------------------------------------------------
 # Pointwise losses: L1, MSE, BerHu, Eigen's scale-invariant log loss, L2 + smoothness
@@ -127,14 +127,14 @@ def scale_invariant_log_loss(
         Scalar, in squared natural-log units.
 
     Raises:
-        ValueError: a valid target pixel is not positive (the mask must exclude such pixels).
+        InputError: a valid target pixel is not positive (the mask must exclude such pixels).
     """
     _check_inputs(pred, target, mask)
     if not 0.0 <= lam <= 1.0:
-        raise ValueError(f"lam must be in [0, 1] (0: L2 on logs, 1: scale invariant), got {lam}")
+        raise InputError(f"lam must be in [0, 1] (0: L2 on logs, 1: scale invariant), got {lam}")
     _check_positive("eps", eps)
     if bool((target[mask] <= 0).any()):
-        raise ValueError(
+        raise InputError(
             "scale_invariant_log_loss: target has non-positive depth at valid pixels; "
             "the mask must exclude pixels without ground truth (e.g. mask = target > 0)"
         )
@@ -257,10 +257,10 @@ def ssim_loss(
     _check_positive("max_val", max_val)
     _check_positive("sigma", sigma)
     if window_size < 1 or window_size % 2 == 0:
-        raise ValueError(f"window_size must be a positive odd number of pixels, got {window_size}")
+        raise InputError(f"window_size must be a positive odd number of pixels, got {window_size}")
     height, width = pred.shape[-2:]
     if height < window_size or width < window_size:
-        raise ValueError(
+        raise InputError(
             f"ssim_loss needs images of at least window_size={window_size} pixels per side, "
             f"got {height}x{width}; pass a smaller window_size"
         )
@@ -379,7 +379,7 @@ def sobel_gradient_loss(pred: Tensor, target: Tensor, mask: Tensor) -> Tensor:
     _check_inputs(pred, target, mask)
     height, width = pred.shape[-2:]
     if height < 3 or width < 3:
-        raise ValueError(f"sobel_gradient_loss needs images of at least 3x3, got {height}x{width}")
+        raise InputError(f"sobel_gradient_loss needs images of at least 3x3, got {height}x{width}")
     valid = -F.max_pool2d(-mask.to(pred.dtype), 3, stride=1) > 0.5
     bounded_target = _bounded_sobel_gradients(torch.where(mask, target, 0.0), valid)
     bounded_pred = _bounded_sobel_gradients(torch.where(mask, pred, 0.0), valid)
@@ -554,10 +554,12 @@ def get_supervised_loss(name: str) -> Callable[..., Tensor]:
     """Look up a supervised loss function by name (its parameters keep their defaults).
 
     Raises:
-        MdkError: unknown name, listing the available ones.
+        InputError: unknown name, listing the available ones.
     """
     if name not in SUPERVISED_LOSSES:
-        raise MdkError(f"unknown loss '{name}'; available: {', '.join(sorted(SUPERVISED_LOSSES))}")
+        raise InputError(
+            f"unknown loss '{name}'; available: {', '.join(sorted(SUPERVISED_LOSSES))}"
+        )
     return SUPERVISED_LOSSES[name]
 
 
@@ -608,13 +610,13 @@ def build_supervised_loss(name: str, **params: object) -> SupervisedLoss:
         **params: the loss's keyword parameters, e.g. ``lam=0.5`` for ``silog``.
 
     Raises:
-        MdkError: unknown name (listing the names) or unknown parameter (listing the loss's).
+        InputError: unknown name (listing the names) or unknown parameter (listing the loss's).
     """
     valid = supervised_loss_params(name)
     for key in params:
         if key not in valid:
             accepted = ", ".join(valid) if valid else "none"
-            raise MdkError(
+            raise InputError(
                 f"unknown parameter '{key}' for loss '{name}'; its parameters: {accepted}"
             )
     return SupervisedLoss(name, params)
@@ -626,28 +628,28 @@ def build_supervised_loss(name: str, **params: object) -> SupervisedLoss:
 
 def _check_inputs(pred: Tensor, target: Tensor, mask: Tensor) -> None:
     if pred.shape != target.shape or mask.shape != pred.shape:
-        raise ValueError(
+        raise InputError(
             f"pred, target and mask must share a shape, got {tuple(pred.shape)}, "
             f"{tuple(target.shape)} and {tuple(mask.shape)}"
         )
     if pred.ndim != 4 or pred.shape[1] != 1:
-        raise ValueError(f"expected depth maps of shape (B, 1, H, W), got {tuple(pred.shape)}")
+        raise InputError(f"expected depth maps of shape (B, 1, H, W), got {tuple(pred.shape)}")
     if mask.dtype != torch.bool:
-        raise ValueError(f"mask must be a boolean tensor (e.g. target > 0), got {mask.dtype}")
+        raise InputError(f"mask must be a boolean tensor (e.g. target > 0), got {mask.dtype}")
     if not (pred.is_floating_point() and target.is_floating_point()):
-        raise ValueError(
+        raise InputError(
             f"pred and target must be floating point, got {pred.dtype} and {target.dtype}"
         )
 
 
 def _check_positive(name: str, value: float) -> None:
     if not value > 0:
-        raise ValueError(f"{name} must be positive, got {value}")
+        raise InputError(f"{name} must be positive, got {value}")
 
 
 def _check_non_negative(name: str, value: float) -> None:
     if not value >= 0:
-        raise ValueError(f"{name} must be >= 0, got {value}")
+        raise InputError(f"{name} must be >= 0, got {value}")
 
 
 def _masked_mean(values: Tensor, mask: Tensor) -> Tensor:

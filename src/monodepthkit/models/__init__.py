@@ -1,4 +1,7 @@
-"""Architectures only: they see tensors, never configs, datasets or losses."""
+"""Architectures only: they see tensors, never configs, datasets or losses.
+
+A bad option, input shape or weights file raises `monodepthkit.errors.InputError`.
+"""
 
 # Importing a model module registers its architecture by name.
 from monodepthkit.models import (  # noqa: F401

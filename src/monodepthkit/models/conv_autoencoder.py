@@ -10,7 +10,7 @@ from __future__ import annotations
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from monodepthkit.errors import MdkError
+from monodepthkit.errors import InputError
 from monodepthkit.models.heads import build_head
 from monodepthkit.models.registry import register_model
 
@@ -61,11 +61,11 @@ class ConvAutoencoder(nn.Module):
     ) -> None:
         super().__init__()
         if upsample not in ("nearest", "bilinear"):
-            raise MdkError(
+            raise InputError(
                 f"conv_autoencoder: upsample must be 'nearest' or 'bilinear', got '{upsample}'"
             )
         if depth < 1 or width < 1:
-            raise MdkError(
+            raise InputError(
                 f"conv_autoencoder: width and depth must be >= 1, got width={width}, depth={depth}"
             )
         self.upsample = upsample

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from monodepthkit.errors import InputError
+
 
 class SkipUpBlock(nn.Module):
     """DenseDepth's up-projection: bilinear upsampling to the skip's size (x2 for even sizes),
@@ -43,7 +45,7 @@ class SkipDecoder(nn.Module):
     def __init__(self, encoder_channels: Sequence[int], width: float = 0.5) -> None:
         super().__init__()
         if width <= 0:
-            raise ValueError(f"decoder width must be > 0, got {width}")
+            raise InputError(f"decoder width must be > 0, got {width}")
         *skip_channels, deepest = encoder_channels
         channels = max(1, round(deepest * width))
         self.bottleneck = nn.Conv2d(deepest, channels, kernel_size=1)

@@ -8,7 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from monodepthkit.errors import MdkError
+from monodepthkit.errors import InputError
 from monodepthkit.models.decoders import SkipDecoder
 from monodepthkit.models.encoders import create_encoder
 from monodepthkit.models.heads import build_head
@@ -24,7 +24,7 @@ class EncoderDecoder(nn.Module):
             ``legacy_xception``; ``xception`` is an alias of ``legacy_xception``, the Keras
             Xception of report 2).
         pretrained: load timm's ImageNet weights for the encoder (needs internet or the Hugging
-            Face cache; offline it raises an MdkError that suggests ``weights``).
+            Face cache; offline it raises an InputError that suggests ``weights``).
         weights: path of a local state dict of the backbone (.pth/.pt/.safetensors, timm or
             torchvision layout); overrides ``pretrained``.
         decoder_width: decoder channels as a fraction of the coarsest encoder channels
@@ -56,7 +56,7 @@ class EncoderDecoder(nn.Module):
         super().__init__()
         self.upsample_output = upsample_output
         if decoder_width <= 0:
-            raise MdkError(f"encoder_decoder: decoder_width must be > 0, got {decoder_width}")
+            raise InputError(f"encoder_decoder: decoder_width must be > 0, got {decoder_width}")
         self.encoder = create_encoder(backbone, pretrained=pretrained, weights=weights)
         config = self.encoder.pretrained_cfg
         # Not saved in checkpoints: they follow from the backbone name.

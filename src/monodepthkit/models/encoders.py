@@ -16,7 +16,7 @@ import timm
 import torch
 from torch import Tensor, nn
 
-from monodepthkit.errors import MdkError
+from monodepthkit.errors import InputError
 
 # Names the founding reports use, mapped to timm's. Report 2 used Keras' Xception, which timm
 # ports as `legacy_xception`; `xception41/65/71` are DeepLab's aligned variants.
@@ -51,7 +51,7 @@ def create_encoder(
         coarse, described by ``module.feature_info.channels()`` and ``.reduction()``.
 
     Raises:
-        MdkError: unknown backbone, no features_only support, download failure, or a weights file
+        InputError: unknown backbone, no features_only support, download failure, or a weights file
             that is missing, unreadable or does not fit the backbone.
     """
     name = resolve_backbone_name(backbone)
@@ -64,7 +64,7 @@ def create_encoder(
     try:
         return _features_model(name, pretrained=True, **timm_kwargs)
     except OSError as exc:  # hub and URL downloads (and a missing cache) raise OSError subclasses
-        raise MdkError(
+        raise InputError(
             f"backbone '{name}': downloading its ImageNet weights failed, probably no internet "
             f"access ({type(exc).__name__}: {_one_line(exc)}); set weights: PATH to a local file "
             f"(a timm or torchvision state dict, .pth/.pt/.safetensors) or pretrained: false"
@@ -72,7 +72,7 @@ def create_encoder(
 
 
 def resolve_backbone_name(backbone: str) -> str:
-    """timm's name of ``backbone`` (aliases resolved); MdkError listing close names if unknown."""
+    """timm's name of ``backbone`` (aliases resolved); InputError listing close names if unknown."""
     name = BACKBONE_ALIASES.get(backbone, backbone)
     if timm.is_model(name):
         return name
@@ -81,7 +81,7 @@ def resolve_backbone_name(backbone: str) -> str:
         backbone, candidates, n=8, cutoff=0.6
     )
     hint = f"close names: {', '.join(close)}" if close else "see timm.list_models()"
-    raise MdkError(f"unknown backbone '{backbone}' (not a timm model); {hint}")
+    raise InputError(f"unknown backbone '{backbone}' (not a timm model); {hint}")
 
 
 def read_backbone_weights(name: str, weights: str | Path) -> dict[str, Tensor]:
@@ -92,19 +92,19 @@ def read_backbone_weights(name: str, weights: str | Path) -> dict[str, Tensor]:
     be absent or have any number of classes (the encoder drops it).
 
     Raises:
-        MdkError: the file is missing or unreadable, or keys are missing, unexpected or of another
+        InputError: the file is missing or unreadable, or keys are missing, unexpected or of another
             shape than the backbone's.
     """
     path = Path(weights).expanduser()
     if not path.is_file():
-        raise MdkError(
+        raise InputError(
             f"backbone '{name}': weights file {path} not found; give the path of a state dict "
             f"(.pth/.pt/.safetensors)"
         )
     try:
         loaded = timm.models.load_state_dict(str(path))
     except Exception as exc:  # torch.load / safetensors raise many types on a bad file
-        raise MdkError(
+        raise InputError(
             f"backbone '{name}': cannot read weights file {path} ({type(exc).__name__}: "
             f"{_one_line(exc)}); expected a state dict in .pth/.pt/.safetensors"
         ) from None
@@ -122,11 +122,11 @@ def _features_model(name: str, pretrained: bool, **kwargs) -> nn.Module:
         return timm.create_model(name, features_only=True, pretrained=pretrained, **kwargs)
     except (RuntimeError, AssertionError, NotImplementedError) as exc:
         if pretrained and "No pretrained weights" in str(exc):
-            raise MdkError(
+            raise InputError(
                 f"backbone '{name}' has no ImageNet weights in timm; set weights: PATH to a local "
                 f"file or pretrained: false"
             ) from None
-        raise MdkError(
+        raise InputError(
             f"backbone '{name}' cannot be used as a feature encoder (timm features_only: "
             f"{_one_line(exc)}); pick a convolutional backbone such as resnet34 or densenet169"
         ) from None
@@ -162,7 +162,7 @@ def _check_keys(name: str, path: Path, state: dict[str, Tensor]) -> None:
         if keys
     ]
     if problems:
-        raise MdkError(
+        raise InputError(
             f"weights file {path} does not fit backbone '{name}': {'; '.join(problems)}; "
             f"it must be a state dict of timm's (or torchvision's) '{name}'"
         )

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from monodepthkit.errors import MdkError
+from monodepthkit.errors import InputError
 
 
 class DepthHead(nn.Module):
@@ -143,10 +143,10 @@ def build_head(name: str, min_depth: float, max_depth: float) -> DepthHead:
         max_depth: largest predictable depth in metres (> min_depth, finite).
 
     Raises:
-        MdkError: unknown name or an invalid range.
+        InputError: unknown name or an invalid range.
     """
     if name not in HEADS:
-        raise MdkError(f"unknown head '{name}'; available: {', '.join(sorted(HEADS))}")
+        raise InputError(f"unknown head '{name}'; available: {', '.join(sorted(HEADS))}")
     head_class = HEADS[name]
     if head_class.needs_positive_min:
         valid, rule = 0 < min_depth < max_depth < math.inf, "0 < min_depth < max_depth < inf"
@@ -154,7 +154,7 @@ def build_head(name: str, min_depth: float, max_depth: float) -> DepthHead:
         valid = min_depth < max_depth and 0 < max_depth < math.inf
         rule = "min_depth < max_depth and 0 < max_depth < inf"
     if not valid:
-        raise MdkError(
+        raise InputError(
             f"head '{name}': need {rule} (metres), "
             f"found min_depth={min_depth} and max_depth={max_depth}"
         )

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from monodepthkit.errors import MdkError
+from monodepthkit.errors import InputError, check_shape
 from monodepthkit.geometry.disparity import disp_to_depth
 from monodepthkit.models.encoders import create_encoder
 from monodepthkit.models.outputs import depth_key, disparity_key, key_scale
@@ -39,7 +39,7 @@ class Monodepth2(nn.Module):
     Args:
         num_layers: ResNet depth of the encoder: 18 or 50 (Monodepth2's choices), or 34, 101, 152.
         pretrained: load torchvision's ImageNet weights through timm (``resnet18.tv_in1k``;
-            needs internet or the Hugging Face cache, otherwise an MdkError suggests ``weights``).
+            needs internet or the Hugging Face cache, otherwise an InputError suggests ``weights``).
         weights: path of a local state dict of the ResNet (torchvision or timm layout); overrides
             ``pretrained``.
         min_depth: depth at disparity 1 (Monodepth2: 0.1).
@@ -66,12 +66,12 @@ class Monodepth2(nn.Module):
     ) -> None:
         super().__init__()
         if not 0 < min_depth < max_depth:
-            raise MdkError(
+            raise InputError(
                 f"monodepth2: need 0 < min_depth < max_depth, got min_depth={min_depth}, "
                 f"max_depth={max_depth}"
             )
         if scales not in (1, 2, 3, 4):
-            raise MdkError(f"monodepth2: scales must be 1, 2, 3 or 4, got {scales}")
+            raise InputError(f"monodepth2: scales must be 1, 2, 3 or 4, got {scales}")
         self.num_layers = num_layers
         self.min_depth = float(min_depth)
         self.max_depth = float(max_depth)
@@ -86,8 +86,7 @@ class Monodepth2(nn.Module):
 
     def forward(self, image: Tensor) -> dict[str, Tensor]:
         """Predict disparity and depth: image [B, 3, H, W] in [0, 1] -> dict (see class doc)."""
-        if image.dim() != 4 or image.shape[1] != 3:
-            raise MdkError(f"monodepth2: expected an image [B, 3, H, W], got {tuple(image.shape)}")
+        check_shape(image, "B 3 H W", "monodepth2: image")
         height, width = image.shape[-2:]
         pad_bottom = -height % SIZE_MULTIPLE
         pad_right = -width % SIZE_MULTIPLE
@@ -110,7 +109,7 @@ class Monodepth2(nn.Module):
         """
         height, width = image.shape[-2:]
         if height % SIZE_MULTIPLE or width % SIZE_MULTIPLE:
-            raise MdkError(
+            raise InputError(
                 f"monodepth2: encode needs height and width divisible by {SIZE_MULTIPLE}, got "
                 f"{height}x{width}; call the model itself (it pads) or resize, e.g. to 192x640"
             )
@@ -150,11 +149,11 @@ class DisparityDecoder(nn.Module):
         super().__init__()
         levels = len(decoder_channels)
         if len(encoder_channels) != levels:
-            raise ValueError(
+            raise InputError(
                 f"need {levels} encoder feature maps, got channels {list(encoder_channels)}"
             )
         if not 1 <= num_scales <= levels - 1:
-            raise ValueError(f"num_scales must be in 1..{levels - 1}, got {num_scales}")
+            raise InputError(f"num_scales must be in 1..{levels - 1}, got {num_scales}")
         # Index i of each list is decoder level i (level 0 = full resolution).
         self.up_convs = nn.ModuleList()
         self.merge_convs = nn.ModuleList()
@@ -233,7 +232,7 @@ def create_resnet_encoder(
         timm ``features_only`` module: [B, in_chans, H, W] -> five maps at strides 2 to 32.
 
     Raises:
-        MdkError: bad ``num_layers``, weights file or failed download (offline).
+        InputError: bad ``num_layers``, weights file or failed download (offline).
     """
     # torchvision's initialisation: timm would zero the last batch norm of each residual block,
     # which leaves a randomly initialised encoder without gradients in its blocks at step 0.
@@ -249,7 +248,7 @@ def create_resnet_encoder(
 def resnet_backbone_name(num_layers: int) -> str:
     """timm name of the torchvision-weights ResNet with ``num_layers`` layers (Monodepth2's)."""
     if num_layers not in RESNET_LAYERS:
-        raise MdkError(
+        raise InputError(
             f"monodepth2: num_layers must be one of {', '.join(map(str, RESNET_LAYERS))}, "
             f"got {num_layers}"
         )

@@ -39,7 +39,7 @@ from typing import Protocol
 
 from torch import Tensor, nn
 
-from monodepthkit.errors import MdkError
+from monodepthkit.errors import InputError
 
 DEPTH = "depth"
 DISPARITY = "disp"
@@ -61,11 +61,11 @@ def key_scale(key: str) -> int:
     """Scale of an output key (``"disp_3"`` -> 3, ``"depth"`` -> 0).
 
     Raises:
-        MdkError: ``key`` is not a depth or disparity key of this contract.
+        InputError: ``key`` is not a depth or disparity key of this contract.
     """
     match = _SCALED_KEY.match(key)
     if match is None:
-        raise MdkError(f"model output key '{key}': expected depth, disp, depth_<s> or disp_<s>")
+        raise InputError(f"model output key '{key}': expected depth, disp, depth_<s> or disp_<s>")
     return int(match.group(2) or 0)
 
 
@@ -148,7 +148,7 @@ def check_multiscale_depth_net(net: nn.Module, name: str, share_features: bool =
         share_features: also require ``encode``, ``decode`` and ``encoder_channels``.
 
     Raises:
-        MdkError: an attribute is missing; the message names the models that have them.
+        InputError: an attribute is missing; the message names the models that have them.
     """
     needed = ["num_scales"]
     if share_features:
@@ -156,7 +156,7 @@ def check_multiscale_depth_net(net: nn.Module, name: str, share_features: bool =
     missing = [attribute for attribute in needed if not hasattr(net, attribute)]
     if missing:
         interface = "FeatureSharingDepthNet" if share_features else "MultiScaleDepthNet"
-        raise MdkError(
+        raise InputError(
             f"depth model '{name}' lacks {', '.join(missing)}: self-supervised training needs a "
             f"monodepthkit.models.outputs.{interface} (monodepth2; packnet, but for the shared "
             "pose network, which needs encode/decode)"
@@ -169,17 +169,17 @@ def validate_outputs(outputs: Mapping[str, Tensor], name: str = "model") -> None
     Shapes only: no values are read, so it costs no host synchronisation.
 
     Raises:
-        MdkError: a missing key or a wrong shape, named.
+        InputError: a missing key or a wrong shape, named.
     """
     if DEPTH not in outputs:
-        raise MdkError(f"{name} outputs lack '{DEPTH}'; got keys {sorted(outputs)}")
+        raise InputError(f"{name} outputs lack '{DEPTH}'; got keys {sorted(outputs)}")
     for scale in output_scales(outputs):
         depth, disp = depth_key(scale), disparity_key(scale)
         if disp not in outputs:
-            raise MdkError(f"{name} outputs have '{depth}' but no '{disp}'")
+            raise InputError(f"{name} outputs have '{depth}' but no '{disp}'")
         shape = tuple(outputs[depth].shape)
         if len(shape) != 4 or shape[1] != 1 or tuple(outputs[disp].shape) != shape:
-            raise MdkError(
+            raise InputError(
                 f"{name} outputs '{depth}' {shape} and '{disp}' {tuple(outputs[disp].shape)}: "
                 "expected both [B, 1, h, w]"
             )

@@ -28,7 +28,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from monodepthkit.errors import MdkError
+from monodepthkit.errors import InputError
 from monodepthkit.models.outputs import DEPTH, DISPARITY, depth_key, disparity_key
 from monodepthkit.models.registry import register_model
 
@@ -120,7 +120,7 @@ class Unpacking(nn.Module):
     ) -> None:
         super().__init__()
         if (4 * out_channels) % (features_3d * NORM_GROUPS):
-            raise MdkError(
+            raise InputError(
                 f"packnet: unpacking to {out_channels} channels needs 4 * channels divisible by "
                 f"features_3d * {NORM_GROUPS} = {features_3d * NORM_GROUPS} (GroupNorm groups); "
                 "use wider channels or fewer features_3d"
@@ -201,7 +201,7 @@ class PackNet(nn.Module):
             groups). PackNet01 (paper): ``(64, 64, 64, 128, 256, 512)``; the code's
             PackNetSlim01: ``(32, 32, 64, 128, 256, 512)`` with ``features_3d=4``.
         pad: when H or W is not a multiple of 32, replicate-pad the image on the bottom/right to
-            the next multiple and crop the outputs back; False raises MdkError instead.
+            the next multiple and crop the outputs back; False raises InputError instead.
 
     Attributes:
         min_depth, max_depth: the depth range (metres) of the output.
@@ -312,7 +312,7 @@ class PackNet(nn.Module):
         if not pad_h and not pad_w:
             return image
         if not self.pad:
-            raise MdkError(
+            raise InputError(
                 f"packnet: image size {height}x{width} is not a multiple of {SIZE_MULTIPLE}; "
                 "resize or crop the images, or build the model with pad=True"
             )
@@ -363,22 +363,22 @@ def _check_options(
     channels: tuple[int, ...] | list[int],
 ) -> None:
     if version not in VERSIONS:
-        raise MdkError(f"packnet: version must be one of {', '.join(VERSIONS)}, got {version!r}")
+        raise InputError(f"packnet: version must be one of {', '.join(VERSIONS)}, got {version!r}")
     if activation not in ACTIVATIONS:
-        raise MdkError(
+        raise InputError(
             f"packnet: activation must be one of {', '.join(ACTIVATIONS)}, got {activation!r}"
         )
     if not 0.0 <= dropout < 1.0:
-        raise MdkError(f"packnet: dropout must be in [0, 1), got {dropout}")
+        raise InputError(f"packnet: dropout must be in [0, 1), got {dropout}")
     if not 0.0 < min_depth < max_depth < math.inf:
-        raise MdkError(
+        raise InputError(
             f"packnet: need 0 < min_depth < max_depth < inf (metres), "
             f"got min_depth={min_depth}, max_depth={max_depth}"
         )
     if output_scale not in range(PackNet.num_scales):
-        raise MdkError(f"packnet: output_scale must be 0, 1, 2 or 3, got {output_scale}")
+        raise InputError(f"packnet: output_scale must be 0, 1, 2 or 3, got {output_scale}")
     if len(channels) != 6 or any(int(c) <= 0 or int(c) % NORM_GROUPS for c in channels):
-        raise MdkError(
+        raise InputError(
             f"packnet: channels must be 6 positive multiples of {NORM_GROUPS} (stem, stages "
             f"1-5; GroupNorm groups), got {list(channels)}"
         )

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from monodepthkit.errors import InputError, check_shape
 from monodepthkit.models.registry import register_model
 
 NORMS = ("batch", "instance", "none")
@@ -34,7 +35,7 @@ def patchgan_layers(n_layers: int) -> list[tuple[int, int]]:
     one outputs the logits).
     """
     if n_layers < 1:
-        raise ValueError(f"n_layers must be >= 1, got {n_layers}")
+        raise InputError(f"n_layers must be >= 1, got {n_layers}")
     return [(_KERNEL, 2)] * n_layers + [(_KERNEL, 1), (_KERNEL, 1)]
 
 
@@ -90,11 +91,11 @@ class PatchGAN(nn.Module):
         super().__init__()
         n_layers = _resolve_layers(n_layers, receptive_field)
         if norm not in NORMS:
-            raise ValueError(f"norm must be one of {', '.join(NORMS)}, got '{norm}'")
+            raise InputError(f"norm must be one of {', '.join(NORMS)}, got '{norm}'")
         if width < 1 or max_channels < 1:
-            raise ValueError(f"width and max_channels must be >= 1, got {width}, {max_channels}")
+            raise InputError(f"width and max_channels must be >= 1, got {width}, {max_channels}")
         if not depth_scale > 0:
-            raise ValueError(f"depth_scale must be a positive depth in metres, got {depth_scale}")
+            raise InputError(f"depth_scale must be a positive depth in metres, got {depth_scale}")
         self.n_layers = n_layers
         self.depth_scale = float(depth_scale)
         channels = [min(width * 2**index, max_channels) for index in range(n_layers + 1)]
@@ -121,10 +122,9 @@ class PatchGAN(nn.Module):
         return receptive_field([(conv.kernel_size[0], conv.stride[0]) for conv in convs])
 
     def forward(self, image: Tensor, depth: Tensor) -> Tensor:
-        if image.ndim != 4 or image.shape[1] != 3:
-            raise ValueError(f"image must be (B, 3, H, W), got {tuple(image.shape)}")
+        check_shape(image, "B 3 H W", "PatchGAN: image")
         if depth.shape != (image.shape[0], 1, *image.shape[2:]):
-            raise ValueError(
+            raise InputError(
                 f"depth must be (B, 1, H, W) matching the image {tuple(image.shape)}, "
                 f"got {tuple(depth.shape)}"
             )
@@ -141,12 +141,12 @@ def _resolve_layers(n_layers: int | None, field: int | None) -> int:
         return 3 if n_layers is None else n_layers
     options = {patchgan_receptive_field(n): n for n in range(1, 8)}
     if field not in options:
-        raise ValueError(
+        raise InputError(
             f"a PatchGAN's receptive field is one of {', '.join(map(str, options))} pixels, "
             f"got {field}"
         )
     if n_layers is not None and n_layers != options[field]:
-        raise ValueError(
+        raise InputError(
             f"n_layers={n_layers} gives a {patchgan_receptive_field(n_layers)}-pixel receptive "
             f"field, not {field}; pass only one of the two"
         )

@@ -22,7 +22,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from monodepthkit.errors import MdkError
+from monodepthkit.errors import InputError
 from monodepthkit.models.monodepth2 import IMAGE_MEAN, IMAGE_STD, create_resnet_encoder
 
 POSE_KINDS = ("separate", "shared", "posecnn")
@@ -54,22 +54,22 @@ def create_pose_network(
         features_b=None) -> (axis_angle [B, 3], translation [B, 3])``.
 
     Raises:
-        MdkError: unknown kind, missing ``depth_encoder_channels`` for ``shared``, weights given
+        InputError: unknown kind, missing ``depth_encoder_channels`` for ``shared``, weights given
             to a network without an encoder, or a bad weights file.
     """
     if kind == "separate":
         return SeparatePoseNet(num_layers, pretrained=pretrained, weights=weights)
     if kind not in POSE_KINDS:
-        raise MdkError(f"unknown pose network '{kind}'; choose one of {', '.join(POSE_KINDS)}")
+        raise InputError(f"unknown pose network '{kind}'; choose one of {', '.join(POSE_KINDS)}")
     if pretrained or weights is not None:
-        raise MdkError(
+        raise InputError(
             f"pose network '{kind}' has no encoder of its own: pretrained/weights apply only to "
             f"'separate'"
         )
     if kind == "posecnn":
         return PoseCNN()
     if not depth_encoder_channels:
-        raise MdkError(
+        raise InputError(
             "pose network 'shared' needs depth_encoder_channels (the depth encoder's feature "
             "channels, e.g. depth_net.encoder_channels)"
         )
@@ -163,7 +163,7 @@ class SharedPoseNet(nn.Module):
             (axis_angle [B, 3] radians, translation [B, 3]), both scaled by 0.01.
         """
         if features_a is None or features_b is None:
-            raise MdkError(
+            raise InputError(
                 "pose network 'shared' needs features_a and features_b (depth_net.encode of "
                 "both frames)"
             )

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from torch import nn
 
-from monodepthkit.errors import MdkError
+from monodepthkit.errors import InputError
 
 _MODELS: dict[str, Callable[..., nn.Module]] = {}
 _CONFIGS: dict[str, ModelConfig] = {}
@@ -42,7 +42,7 @@ def register_model(
 
     def decorator(factory: Callable[..., nn.Module]) -> Callable[..., nn.Module]:
         if name in _MODELS:
-            raise ValueError(f"model '{name}' is already registered")
+            raise InputError(f"model '{name}' is already registered")
         _MODELS[name] = factory
         _CONFIGS[name] = ModelConfig(input_multiple=input_multiple)
         return factory
@@ -54,10 +54,10 @@ def model_config(name: str) -> ModelConfig:
     """The `ModelConfig` of a registered model.
 
     Raises:
-        MdkError: unknown name.
+        InputError: unknown name.
     """
     if name not in _CONFIGS:
-        raise MdkError(f"unknown model '{name}'; available: {', '.join(list_models())}")
+        raise InputError(f"unknown model '{name}'; available: {', '.join(list_models())}")
     return _CONFIGS[name]
 
 
@@ -69,14 +69,14 @@ def create_model(name: str, **kwargs) -> nn.Module:
         **kwargs: the architecture's options.
 
     Raises:
-        MdkError: unknown name or option.
+        InputError: unknown name or option.
     """
     if name not in _MODELS:
-        raise MdkError(f"unknown model '{name}'; available: {', '.join(list_models())}")
+        raise InputError(f"unknown model '{name}'; available: {', '.join(list_models())}")
     try:
         return _MODELS[name](**kwargs)
     except TypeError as exc:
-        raise MdkError(f"model '{name}': {exc}") from None
+        raise InputError(f"model '{name}': {exc}") from None
 
 
 def list_models() -> list[str]:

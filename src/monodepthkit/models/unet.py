@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from monodepthkit.errors import InputError
 from monodepthkit.models.heads import build_head
 from monodepthkit.models.registry import register_model
 
@@ -90,9 +91,9 @@ class UNet(nn.Module):
     ) -> None:
         super().__init__()
         if upsample not in ("bilinear", "transpose"):
-            raise ValueError(f"upsample must be 'bilinear' or 'transpose', got '{upsample}'")
+            raise InputError(f"upsample must be 'bilinear' or 'transpose', got '{upsample}'")
         if depth < 1 or width < 1:
-            raise ValueError(f"width and depth must be >= 1, got width={width}, depth={depth}")
+            raise InputError(f"width and depth must be >= 1, got width={width}, depth={depth}")
         channels = [min(width * 2**level, max_channels) for level in range(depth + 1)]
         self.encoder = nn.ModuleList(
             [ConvBlock(3, channels[0])]
