@@ -9,6 +9,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from monodepthkit.eval.modes import PROTOCOL_NAMES
+
 
 def add_parser(commands) -> None:
     """Add ``mdk convert <source> ...`` to the `mdk` subcommands."""
@@ -87,7 +89,7 @@ def _add_packnet(importers) -> None:
     )
     parser.add_argument(
         "--eval-protocol",
-        choices=["none", "kitti", "nyu"],
+        choices=PROTOCOL_NAMES,
         default=None,
         help="validation protocol (default: kitti when the config uses the Garg crop)",
     )
