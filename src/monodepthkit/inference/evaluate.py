@@ -51,11 +51,12 @@ from monodepthkit.eval.protocol import get_protocol
 from monodepthkit.eval.report import DepthEvaluator
 from monodepthkit.inference.predictor import Predictor
 from monodepthkit.inference.writers import write_npy
+from monodepthkit.models.outputs import model_is_metric
 
 
 def default_alignment(task: torch.nn.Module) -> str:
     """``"median"`` for a task whose depth is relative (``is_metric`` False), else ``"none"``."""
-    return "none" if getattr(task, "is_metric", True) else "median"
+    return "none" if model_is_metric(task) else "median"
 
 
 @torch.no_grad()

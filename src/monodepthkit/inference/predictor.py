@@ -50,6 +50,7 @@ from monodepthkit.inference.runners import (
     TorchRunner,
     write_onnx,
 )
+from monodepthkit.models.outputs import model_is_metric, model_predicts_disparity
 
 BACKENDS = ("pytorch", "onnxruntime")
 
@@ -162,10 +163,10 @@ class Predictor:
             self.onnx_path = None
             self.device = select_device(device)
             if is_metric is None:
-                is_metric = bool(getattr(model, "is_metric", True))
+                is_metric = model_is_metric(model)
             self.is_metric = bool(is_metric)
             self.model = model.eval().to(self.device)
-            self.resize_as_disparity = bool(getattr(model, "predicts_disparity", False))
+            self.resize_as_disparity = model_predicts_disparity(model)
             self.runner = TorchRunner(
                 InferenceNet(self.model, self.output_kind),
                 self.device,
