@@ -12,6 +12,7 @@ from monodepthkit.models.outputs import (
     depth_key,
     disparity_key,
     key_scale,
+    output_head_range,
     output_scales,
     per_scale,
     validate_outputs,
@@ -72,3 +73,12 @@ def test_validate_outputs_names_the_missing_key_and_bad_shapes():
         validate_outputs({"depth": depth, "disp": depth, "depth_1": depth})
     with pytest.raises(MdkError, match=r"'depth' \(2, 1, 8, 8\) and 'disp' \(2, 2, 8, 8\)"):
         validate_outputs({"depth": depth, "disp": depth.repeat(1, 2, 1, 1)})
+
+
+def test_output_head_range_reads_a_bounded_head_only():
+    unet = create_model("unet", width=4, depth=2, head="sigmoid_range", min_depth=0.5, max_depth=9)
+    assert output_head_range(unet) == (0.5, 9.0)
+    assert output_head_range(create_model("monodepth2")) is None  # no head: depth via disp
+    conv_head = torch.nn.Module()
+    conv_head.head = torch.nn.Conv2d(4, 6, 1)  # a pose network's head bounds nothing
+    assert output_head_range(conv_head) is None

@@ -29,6 +29,11 @@ is metric and is resized as depth:
 - ``predicts_disparity``: whether ``depth`` comes from a predicted disparity, so that resizing
   it to another resolution is done on the disparity and inverted afterwards (Monodepth2's
   evaluation).
+
+A network whose depth is bounded by its output head (``unet``, ``conv_autoencoder``,
+``encoder_decoder``, ``packnet``) may expose it as ``head`` with ``min_depth`` / ``max_depth``
+in metres (`BoundedDepthNet`); supervised training reads them through `output_head_range` to
+clip or mask ground truth to what the network can predict.
 """
 
 from __future__ import annotations
@@ -104,6 +109,35 @@ def model_is_metric(model: nn.Module) -> bool:
 def model_predicts_disparity(model: nn.Module) -> bool:
     """``model.predicts_disparity``, False for a model that does not declare it (`DepthModel`)."""
     return bool(getattr(model, "predicts_disparity", False))
+
+
+class BoundedHead(Protocol):
+    """An output head that bounds depth to [min_depth, max_depth] metres (max may be inf)."""
+
+    min_depth: float
+    max_depth: float
+
+
+class BoundedDepthNet(Protocol):
+    """A depth network whose output head bounds its depth (see the module docstring).
+
+    Attributes:
+        head: the output head, with ``min_depth`` / ``max_depth`` in metres.
+    """
+
+    head: BoundedHead
+
+
+def output_head_range(net: nn.Module) -> tuple[float, float] | None:
+    """(min, max) depth in metres of ``net.head`` (`BoundedDepthNet`); None without such a head.
+
+    A ``head`` without ``min_depth`` and ``max_depth`` (e.g. a pose network's convolution) does
+    not count: the network's depth is then unbounded as far as training knows.
+    """
+    head = getattr(net, "head", None)
+    if head is None or not (hasattr(head, "min_depth") and hasattr(head, "max_depth")):
+        return None
+    return float(head.min_depth), float(head.max_depth)
 
 
 class MultiScaleDepthNet(Protocol):

@@ -12,7 +12,7 @@ from monodepthkit.data.batch import validate_batch
 from monodepthkit.errors import MdkError
 from monodepthkit.losses import build_supervised_loss
 from monodepthkit.models import create_model
-from monodepthkit.models.outputs import DEPTH
+from monodepthkit.models.outputs import DEPTH, output_head_range
 from monodepthkit.tasks.base import DepthTask
 from monodepthkit.tasks.metrics import LOGGED_METRICS
 
@@ -70,7 +70,7 @@ class SupervisedTask(DepthTask):
             raise MdkError(
                 f"target_range '{target_range}': expected one of {', '.join(TARGET_RANGES)}"
             )
-        if target_range != "keep" and getattr(self.net, "head", None) is None:
+        if target_range != "keep" and output_head_range(self.net) is None:
             raise MdkError(
                 f"target_range '{target_range}' needs a model with a bounded output head; "
                 f"'{model}' has none (use target_range: keep)"
@@ -88,7 +88,7 @@ class SupervisedTask(DepthTask):
         target = batch[keys.DEPTH]
         valid = target > 0
         if self.hparams.target_range != "keep":
-            low, high = self.net.head.min_depth, self.net.head.max_depth
+            low, high = output_head_range(self.net)
             if self.hparams.target_range == "clip":
                 target = torch.where(valid, target.clamp(low, high), target)
             else:
@@ -113,15 +113,16 @@ class SupervisedTask(DepthTask):
     def _check_target_range(self, target: Tensor) -> None:
         """Warn once when ground truth lies outside what the output head can predict."""
         self._range_checked = True
-        head = getattr(self.net, "head", None)
+        head_range = output_head_range(self.net)
         valid = target[target > 0]
-        if head is None or valid.numel() == 0:
+        if head_range is None or valid.numel() == 0:
             return
         low, high = float(valid.min()), float(valid.max())
-        if low < head.min_depth or high > head.max_depth:
+        head_min, head_max = head_range
+        if low < head_min or high > head_max:
             rank_zero_warn(
                 f"training depth spans [{low:.3g}, {high:.3g}] m but the '{self.hparams.model}' "
-                f"head predicts only [{head.min_depth:g}, {head.max_depth:g}] m; set "
+                f"head predicts only [{head_min:g}, {head_max:g}] m; set "
                 "model_kwargs.min_depth / max_depth to cover the data, or target_range: clip "
                 "(or mask) to train on the head's range"
             )
