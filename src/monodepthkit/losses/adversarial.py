@@ -88,7 +88,7 @@ def generator_loss_terms(
     """The weighted terms of report 1's generator loss (eq. 6 plus the optional patch L1).
 
     Report 1 gives no values for the weights ``a1``-``a4``; the defaults are all 1 (the report
-    config chooses its own, see ``configs/report1_gan_kitti.yaml``).
+    config chooses its own, see ``configs/report1/gan.yaml``).
 
     Args:
         pred: generated depth (B, 1, H, W), e.g. normalised to [0, 1].
