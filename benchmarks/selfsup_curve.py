@@ -325,10 +325,11 @@ def print_tables(results: dict, constant: dict, args: argparse.Namespace, world:
     )
     print()
     print(
-        "| config | steps | CPU-min/run | test AbsRel | per seed | train AbsRel | test RMSE | "
-        "test d1 | scene spread | auto-mask kept | disp outside [0.05, 0.95] |"
+        "| config | steps | CPU-min/run | test AbsRel | per seed | last 3 evaluations | "
+        "train AbsRel | test RMSE | test d1 | scene spread | auto-mask kept | "
+        "disp outside [0.05, 0.95] |"
     )
-    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---|---:|---:|---:|---:|---:|---:|---:|")
     for name, runs in results.items():
         tests = [r["test"]["abs_rel"] for r in runs]
         automask = np.mean([r["automask"] for r in runs])
@@ -336,6 +337,7 @@ def print_tables(results: dict, constant: dict, args: argparse.Namespace, world:
             f"| {name} | {np.mean([r['steps'] for r in runs]):.0f} | "
             f"{np.mean([r['cpu_s'] for r in runs]) / 60:.1f} | {mean_std(tests)} | "
             f"{' '.join(f'{v:.3f}' for v in tests)} | "
+            f"{mean_std([np.mean([v for _, _, v in r['curve'][-3:]]) for r in runs])} | "
             f"{mean_std([r['train']['abs_rel'] for r in runs])} | "
             f"{np.mean([r['test']['rmse'] for r in runs]):.2f} | "
             f"{np.mean([r['test']['d1'] for r in runs]):.3f} | "
@@ -350,9 +352,9 @@ def print_tables(results: dict, constant: dict, args: argparse.Namespace, world:
         for r in runs
     ]
     if untrained:
-        print(f"| untrained depth network (step 0) | 0 | 0 | {mean_std(untrained)} | | | | | | | |")
+        print(f"| untrained depth network (step 0) | 0 | 0 | {mean_std(untrained)} |" + " |" * 8)
     print(
-        f"| constant depth | | | {constant['abs_rel']:.3f} | | | {constant['rmse']:.2f} | "
+        f"| constant depth | | | {constant['abs_rel']:.3f} | | | | {constant['rmse']:.2f} | "
         f"{constant['d1']:.3f} | {constant['scene_std']:.3f} | | |"
     )
 
