@@ -46,10 +46,11 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_loading.py
 
 # Report 5's learning proof (benchmarks/selfsup_curve.py): the whole matrix of configurations and
-# seeds, several CPU-hours; finished runs are kept in runs/selfsup_curve and not trained again.
+# seeds, several CPU-hours; finished runs are kept (and committed) in
+# benchmarks/results/selfsup_curve_64x192 and not trained again.
 bench-learning: $(STAMP)
 	$(BIN)/python benchmarks/selfsup_curve.py --size 64x192 --cpu-minutes 15 --steps 100000 \
-		--seeds 0 1 2 --configs all --results runs/selfsup_curve
+		--seeds 0 1 2 --configs all mono_gt_pose --results benchmarks/results/selfsup_curve_64x192
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
