@@ -124,17 +124,12 @@ def build(config: dict, min_depth: float) -> nn.Module:
     """The model of a configuration: a `SelfSupervisedTask` or the supervised `unet`."""
     if config.get("supervised"):
         return create_model("unet", min_depth=min_depth, max_depth=100.0)
-    options = {k: v for k, v in config.items()}
+    options = dict(config)
     pose_model = options.pop("pose_model", "separate")
+    task = SelfSupervisedTask
     if options.pop("ground_truth_pose", False):
-        return GroundTruthPoseTask(
-            depth_model_kwargs={**RESNET, "min_depth": min_depth, "max_depth": 100.0},
-            pose_model=pose_model,
-            pose_model_kwargs=RESNET,
-            depth_scale=GT_POSE_UNIT,
-            **options,
-        )
-    return SelfSupervisedTask(
+        task, options["depth_scale"] = GroundTruthPoseTask, GT_POSE_UNIT
+    return task(
         depth_model_kwargs={**RESNET, "min_depth": min_depth, "max_depth": 100.0},
         pose_model=pose_model,
         pose_model_kwargs=RESNET if pose_model == "separate" else {},
