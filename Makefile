@@ -50,7 +50,7 @@ bench: $(STAMP)
 # benchmarks/results/selfsup_curve_64x192 and not trained again.
 bench-learning: $(STAMP)
 	$(BIN)/python benchmarks/selfsup_curve.py --size 64x192 --cpu-minutes 15 --steps 100000 \
-		--seeds 0 1 2 --configs all mono_gt_pose --results benchmarks/results/selfsup_curve_64x192
+		--seeds 0 1 2 --configs all diagnostics --results benchmarks/results/selfsup_curve_64x192
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -5,7 +5,7 @@ within 15 CPU-minutes per seed; about 27 runs, several CPU-hours), as ``make ben
 runs it; finished runs are committed in benchmarks/results/selfsup_curve_64x192 and reused:
 
     python benchmarks/selfsup_curve.py --size 64x192 --cpu-minutes 15 --steps 100000 \\
-        --seeds 0 1 2 --configs all mono_gt_pose --results benchmarks/results/selfsup_curve_64x192
+        --seeds 0 1 2 --configs all diagnostics --results benchmarks/results/selfsup_curve_64x192
 
 64x192 is the size that buys enough steps: at 128x416 a step costs 3.0 (PoseCNN) to 4.2
 (separate) CPU-seconds, about 215-300 steps in the budget. Steps only at 128x416 on a small world:
@@ -27,7 +27,7 @@ network (step 0), a constant depth (median-scaled: the ground truth's median eve
 the supervised U-Net (`unet`, Eigen's scale-invariant log loss with lambda 0.5 on the ground
 truth of the same training frames, same steps, lr, batch and augmentation) as the upper reference.
 
-Configurations (``--configs``; ``all`` = every one but the diagnostic, which can be added):
+Configurations (``--configs``; ``all`` = every one but the diagnostics, ``diagnostics`` = those):
 
 - ``mono_separate``: mono, the paper's pose network (its own ResNet-18 on both frames).
 - ``mono_posecnn``: mono, PoseCNN (translation times the mean inverse depth, as Monodepth2).
@@ -40,6 +40,10 @@ Configurations (``--configs``; ``all`` = every one but the diagnostic, which can
 - ``mono_gt_pose`` (diagnostic, not in ``all``): ``mono_separate`` with the world's ground-truth
   T_context_target (metric, in units of ``GT_POSE_UNIT``) in place of the pose network, to
   separate learning the depth from learning the motion.
+- ``gt_pose_avg_reprojection``, ``gt_pose_no_automask``, ``gt_pose_no_full_res`` (diagnostics):
+  the same three ablations of ``mono_gt_pose``, where the motion is known and the loss alone
+  decides the depth (with a learned pose from random weights, mono's run-to-run noise can
+  exceed the ablations' effect).
 
 Prints markdown tables: the results per configuration (mean and standard deviation over seeds,
 the per-seed values, the spread over test scenes, CPU minutes), stereo with and without median
@@ -73,6 +77,7 @@ from monodepthkit.tasks.metrics import batch_depth_metrics
 ROOT = Path(__file__).resolve().parents[1]
 RESNET = {"num_layers": 18, "pretrained": False}
 PAPER = {"mode": "mono", "pose_model": "separate"}
+GT_POSE = {**PAPER, "ground_truth_pose": True}
 CONFIGS: dict[str, dict] = {
     "mono_separate": PAPER,
     "mono_posecnn": {"mode": "mono", "pose_model": "posecnn"},
@@ -82,14 +87,30 @@ CONFIGS: dict[str, dict] = {
     "no_automask": {**PAPER, "automask": False},
     "no_full_res": {**PAPER, "full_res_multiscale": False},
     "supervised_unet": {"supervised": True},
-    "mono_gt_pose": {**PAPER, "ground_truth_pose": True},
+    "mono_gt_pose": GT_POSE,
+    "gt_pose_avg_reprojection": {**GT_POSE, "reprojection": "mean"},
+    "gt_pose_no_automask": {**GT_POSE, "automask": False},
+    "gt_pose_no_full_res": {**GT_POSE, "full_res_multiscale": False},
 }
-# Diagnostics, not in ``all``: which part of self-supervised learning limits the curve.
-DIAGNOSTICS = ("mono_gt_pose",)
+# Diagnostics, not in ``all``: which part of self-supervised learning limits the curve, and the
+# ablations on the model whose motion is known (where the loss alone decides the depth).
+DIAGNOSTICS = (
+    "mono_gt_pose",
+    "gt_pose_avg_reprojection",
+    "gt_pose_no_automask",
+    "gt_pose_no_full_res",
+)
+# Each ablation: the full model it changes and what it changes.
 ABLATIONS = {
-    "avg_reprojection": "average reprojection instead of per-pixel minimum",
-    "no_automask": "no auto-masking",
-    "no_full_res": "no full-resolution multi-scale",
+    "avg_reprojection": ("mono_separate", "average reprojection instead of per-pixel minimum"),
+    "no_automask": ("mono_separate", "no auto-masking"),
+    "no_full_res": ("mono_separate", "no full-resolution multi-scale"),
+    "gt_pose_avg_reprojection": (
+        "mono_gt_pose",
+        "average reprojection instead of per-pixel minimum",
+    ),
+    "gt_pose_no_automask": ("mono_gt_pose", "no auto-masking"),
+    "gt_pose_no_full_res": ("mono_gt_pose", "no full-resolution multi-scale"),
 }
 # Monodepth2 (Godard et al. 2019), Table 3: each ablation of the full mono model raises AbsRel.
 PAPER_DIRECTION = "worse (higher AbsRel)"
@@ -363,11 +384,13 @@ def print_tables(results: dict, constant: dict, args: argparse.Namespace, world:
                 f"{mean_std([r['test']['ratio'] for r in runs])} |"
             )
 
-    ablations = [name for name in ABLATIONS if name in results]
-    if ablations and "mono_separate" in results:
-        full = [r["test"]["abs_rel"] for r in results["mono_separate"]]
+    for base in dict.fromkeys(base for base, _ in ABLATIONS.values()):
+        ablations = [n for n, (b, _) in ABLATIONS.items() if b == base and n in results]
+        if not ablations or base not in results:
+            continue
+        full = [r["test"]["abs_rel"] for r in results[base]]
         print()
-        print("| variant (mono, separate pose) | test AbsRel | vs full model | paper | agrees |")
+        print(f"| variant of {base} | test AbsRel | vs full model | paper | agrees |")
         print("|---|---:|---:|---|---|")
         print(f"| full model | {mean_std(full)} | | | |")
         for name in ablations:
@@ -376,8 +399,8 @@ def print_tables(results: dict, constant: dict, args: argparse.Namespace, world:
             spread = max(np.std(values), np.std(full))
             verdict = "yes" if delta > spread else ("no" if delta < -spread else "within noise")
             print(
-                f"| {ABLATIONS[name]} | {mean_std(values)} | {delta:+.3f} | {PAPER_DIRECTION} | "
-                f"{verdict} |"
+                f"| {ABLATIONS[name][1]} | {mean_std(values)} | {delta:+.3f} | "
+                f"{PAPER_DIRECTION} | {verdict} |"
             )
 
     print()
@@ -420,11 +443,13 @@ def main() -> None:
         "and printed as one table",
     )
     args = parser.parse_args()
-    every = [name for name in CONFIGS if name not in DIAGNOSTICS]
-    names = list(dict.fromkeys(n for c in args.configs for n in (every if c == "all" else [c])))
+    groups = {"all": [n for n in CONFIGS if n not in DIAGNOSTICS], "diagnostics": DIAGNOSTICS}
+    names = list(dict.fromkeys(n for c in args.configs for n in groups.get(c, [c])))
     unknown = [name for name in names if name not in CONFIGS]
     if unknown:
-        parser.error(f"unknown configs {unknown}; choose from {', '.join(CONFIGS)} or all")
+        parser.error(
+            f"unknown configs {unknown}; choose from {', '.join(CONFIGS)}, all or diagnostics"
+        )
     torch.set_num_threads(args.threads)
     height, width = args.size
     if args.root is None:
