@@ -1,8 +1,9 @@
 """Learning proof of self-supervised training (report 5, Monodepth2) on the synthetic driving world.
 
 The full matrix of issue 13 (target: median-scaled test AbsRel <= 0.20, mean over 3 seeds,
-within 15 CPU-minutes per seed; about 27 runs, several CPU-hours), as ``make bench-learning``
-runs it; finished runs are committed in benchmarks/results/selfsup_curve_64x192 and reused:
+within 15 CPU-minutes per seed; 12 configurations x 3 seeds, about 9 CPU-hours), as
+``make bench-learning`` runs it; finished runs are committed in
+benchmarks/results/selfsup_curve_64x192 and reused:
 
     python benchmarks/selfsup_curve.py --size 64x192 --cpu-minutes 15 --steps 100000 \\
         --seeds 0 1 2 --configs all diagnostics --results benchmarks/results/selfsup_curve_64x192
