@@ -1,0 +1,146 @@
+"""Fast CPU paths: ONNX Runtime float32 matches PyTorch, static int8 stays within 1% AbsRel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+from torch import nn
+
+from monodepthkit import Predictor
+from monodepthkit.cli import main
+from monodepthkit.data.synthetic import render_sequence
+from monodepthkit.errors import MdkError
+from monodepthkit.inference.quantize import compare_quantized, quantize_onnx
+from monodepthkit.models import create_model
+
+NET_SIZE = (64, 192)
+REALDATA = Path(__file__).resolve().parents[2].parent / "shared" / "realdata"
+
+
+class DisparityTask(nn.Module):
+    """Monodepth2's depth network as a metric model that predicts through a disparity (as a
+    stereo-trained self-supervised task does): its depth is resized as a disparity."""
+
+    is_metric = True
+    predicts_disparity = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.net = create_model("monodepth2", num_layers=18, pretrained=False)
+        generator = torch.Generator().manual_seed(0)
+        with torch.no_grad():  # batch norms with non-trivial statistics, so that folding counts
+            for module in self.net.modules():
+                if isinstance(module, nn.BatchNorm2d):
+                    module.weight.copy_(0.5 + torch.rand(module.num_features, generator=generator))
+                    module.bias.normal_(0, 0.1, generator=generator)
+                    module.running_mean.normal_(0, 0.1, generator=generator)
+                    module.running_var.copy_(
+                        0.5 + torch.rand(module.num_features, generator=generator)
+                    )
+
+    def forward(self, image: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {"depth": self.net(image)["depth"]}
+
+
+def _frames(sequence: int, count: int) -> list[np.ndarray]:
+    return list(render_sequence("driving", 0, sequence, count, width=208, height=64)["images"])
+
+
+@pytest.fixture(scope="module")
+def predictors(tmp_path_factory) -> dict:
+    folder = tmp_path_factory.mktemp("quant")
+    plain = Predictor(DisparityTask(), input_size=NET_SIZE, device="cpu")
+    return {
+        "pytorch": plain,
+        "onnx": plain.to_onnxruntime(folder / "model.onnx"),
+        "int8": plain.to_onnxruntime(
+            folder / "model_int8.onnx", quantize=True, calibration_images=_frames(0, 6)
+        ),
+        "folder": folder,
+    }
+
+
+def test_onnxruntime_float_path_matches_pytorch(predictors):
+    onnx = predictors["onnx"]
+    assert onnx.backend == "onnxruntime" and onnx.resize_as_disparity
+    image = _frames(1, 1)[0]  # 64x208: resized to 64x192 and back
+    fast, plain = onnx(image), predictors["pytorch"](image)
+    assert fast.shape == plain.shape == (64, 208)
+    # Disparity (1/m) within 1e-4: the output is resized as a disparity on both paths.
+    assert np.abs(1.0 / fast - 1.0 / plain).max() <= 1e-4
+    assert np.abs(fast - plain).max() <= 1e-4 * max(1.0, float(np.abs(plain).max()))
+
+
+def test_int8_depth_within_one_percent_abs_rel_on_held_out_frames(predictors):
+    import onnx
+
+    model = onnx.load(str(predictors["folder"] / "model_int8.onnx"))
+    ops = [node.op_type for node in model.graph.node]
+    assert ops.count("DequantizeLinear") > 20 and ops.count("QuantizeLinear") > 10
+    last_conv = [node for node in model.graph.node if node.op_type == "Conv"][-1]
+    float_nodes = _quantization(predictors["int8"].onnx_path)["float_nodes"]
+    assert last_conv.name in float_nodes, "the disparity head stays in float"
+    loss = compare_quantized(predictors["int8"], predictors["pytorch"], _frames(2, 3))
+    assert 0.0 < loss["abs_rel"] <= 0.01, loss  # quantised, and within 1% of float32
+    assert loss["max_abs_diff"] > 1e-5
+
+
+def test_int8_within_one_percent_on_real_frames(predictors):
+    kitti = sorted((REALDATA / "kitti_object_frames" / "image_2").glob("*.png"))
+    redwood = sorted((REALDATA / "open3d_rgbd" / "color").glob("*.jpg"))
+    if not kitti or not redwood:
+        pytest.skip(f"real frames not found under {REALDATA} (see its SOURCES.md)")
+    for images in (kitti, redwood[:2]):
+        loss = compare_quantized(predictors["int8"], predictors["pytorch"], images)
+        assert 0.0 < loss["abs_rel"] <= 0.01, (images[0].parent, loss)
+
+
+def test_quantize_needs_calibration_images(predictors, tmp_path):
+    with pytest.raises(MdkError, match="calibration images"):
+        quantize_onnx(predictors["folder"] / "model.onnx", tmp_path / "q.onnx", [])
+    with pytest.raises(MdkError, match="calibration_images"):
+        predictors["pytorch"].to_onnxruntime(quantize=True)
+
+
+def test_export_quantize_command(tiny_checkpoint, tmp_path, capsys):
+    images = tmp_path / "mine"
+    images.mkdir()
+    for index, frame in enumerate(_frames(3, 3)):
+        Image.fromarray(frame).save(images / f"{index}.png")
+    out = tmp_path / "model_int8.onnx"
+    argv = ["export", "--checkpoint", str(tiny_checkpoint), "--format", "onnx"]
+    assert main([*argv, "--out", str(out), "--quantize"]) == 2
+    assert "--calibration-images" in capsys.readouterr().err
+    assert main([*argv, "--out", str(out), "--quantize", "--calibration-images", str(images)]) == 0
+    printed = capsys.readouterr().out
+    assert "int8 vs float32 on 3 calibration image(s)" in printed and out.is_file()
+    int8 = Predictor.load(out)
+    assert int8.backend == "onnxruntime" and _quantization(out)["calibration_images"] == 3
+    plain = Predictor.from_checkpoint(tiny_checkpoint)
+    assert compare_quantized(int8, plain, [images / "0.png"])["abs_rel"] < 0.05
+
+
+def test_predict_auto_backend_picks_onnxruntime_for_many_images(tiny_checkpoint, tmp_path, capsys):
+    images = tmp_path / "frames"
+    images.mkdir()
+    for index, frame in enumerate(_frames(4, 8)):
+        Image.fromarray(frame[:, :128]).save(images / f"{index}.png")
+    argv = ["predict", str(images), "--checkpoint", str(tiny_checkpoint), "--format", "npy"]
+    assert main([*argv, "--out", str(tmp_path / "auto"), "--no-progress"]) == 0
+    assert "backend: onnxruntime" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "torch"), "--backend", "pytorch"]) == 0
+    for index in range(8):
+        auto = np.load(tmp_path / "auto" / f"{index}.npy")
+        plain = np.load(tmp_path / "torch" / f"{index}.npy")
+        assert np.abs(auto - plain).max() <= 1e-4 * max(1.0, float(np.abs(plain).max()))
+
+
+def _quantization(path: Path) -> dict:
+    from monodepthkit.inference.metadata import read_onnx_metadata
+
+    return read_onnx_metadata(path)["quantization"]
