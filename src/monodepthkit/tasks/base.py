@@ -7,7 +7,7 @@ from torch import Tensor, nn
 
 from monodepthkit.data import batch as keys
 from monodepthkit.eval import get_protocol
-from monodepthkit.models.outputs import DEPTH
+from monodepthkit.models.outputs import DEPTH, model_is_metric, model_predicts_disparity
 from monodepthkit.tasks.loading import TASK_KEY, task_class_path
 from monodepthkit.tasks.metrics import log_depth_metrics
 from monodepthkit.tasks.optim import adam_with_step_decay
@@ -50,8 +50,16 @@ class DepthTask(L.LightningModule):
     """
 
     net: nn.Module
-    is_metric: bool = True
-    predicts_disparity: bool = False
+
+    @property
+    def is_metric(self) -> bool:
+        """What the network declares (`model_is_metric`; metric when it declares nothing)."""
+        return model_is_metric(getattr(self, "net", None))
+
+    @property
+    def predicts_disparity(self) -> bool:
+        """What the network declares (`model_predicts_disparity`; False when silent)."""
+        return model_predicts_disparity(getattr(self, "net", None))
 
     def __init__(
         self,
@@ -113,7 +121,7 @@ class DepthTask(L.LightningModule):
     def configure_optimizers(self):
         hp = self.hparams
         return adam_with_step_decay(
-            self.parameters(), hp.lr, hp.weight_decay, hp.lr_milestones, hp.lr_gamma
+            _parameter_groups(self, hp.lr), hp.lr, hp.weight_decay, hp.lr_milestones, hp.lr_gamma
         )
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
@@ -148,3 +156,19 @@ def _rename_legacy_keys(
         # Module versions (e.g. BatchNorm's) are stored by module name, without the dot.
         for key in [key for key in metadata or {} if f"{key}.".startswith(old)]:
             metadata[new[:-1] + key[len(old) - 1 :]] = metadata.pop(key)
+
+
+def _parameter_groups(task: DepthTask, lr: float) -> list[dict]:
+    """Adam groups: the network's own (``net.parameter_groups()``, each with an ``lr_scale``)
+    at ``lr * lr_scale``, every other trainable parameter of the task at ``lr``."""
+    groups_of_net = getattr(getattr(task, "net", None), "parameter_groups", None)
+    if groups_of_net is None:
+        return [{"params": [p for p in task.parameters() if p.requires_grad]}]
+    groups = [
+        {"params": group["params"], "lr": lr * float(group.get("lr_scale", 1.0))}
+        for group in groups_of_net()
+        if group["params"]
+    ]
+    grouped = {id(p) for group in groups for p in group["params"]}
+    rest = [p for p in task.parameters() if p.requires_grad and id(p) not in grouped]
+    return [*groups, {"params": rest}] if rest else groups
