@@ -28,6 +28,11 @@ OWN_TESTS = {
     "patchgan",  # tests/models/test_patchgan.py
     "monodepth2",  # tests/models/test_monodepth2.py
     "packnet",  # tests/models/test_packnet.py
+    # the transformers families: tests/models/test_foundation.py
+    "depth_anything_v2",
+    "dpt",
+    "zoedepth",
+    "glpn",
 }
 # Neither height nor width is divisible by 32 in the second size.
 SIZES = [(64, 96), (72, 104)]

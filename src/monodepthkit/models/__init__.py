@@ -7,6 +7,7 @@ A bad option, input shape or weights file raises `monodepthkit.errors.InputError
 from monodepthkit.models import (  # noqa: F401
     conv_autoencoder,
     encoder_decoder,
+    foundation,
     monodepth2,
     packnet,
     patchgan,

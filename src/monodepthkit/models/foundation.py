@@ -1,0 +1,510 @@
+"""Foundation depth models of Hugging Face ``transformers`` under the model-output contract.
+
+Four families of ``AutoModelForDepthEstimation`` are registered, each wrapping the library's
+own architecture (nothing is re-implemented here):
+
+- ``depth_anything_v2``: variants ``small`` / ``base`` / ``large`` (relative;
+  ``depth-anything/Depth-Anything-V2-{Small,Base,Large}-hf``) and ``metric_indoor_{size}``
+  (20 m) / ``metric_outdoor_{size}`` (80 m); DINOv2 encoder; ImageNet mean/std; multiple 14,
+  native short side 518.
+- ``dpt``: variant ``large`` (``Intel/dpt-large``, MiDaS v3.0; relative); mean/std 0.5;
+  multiple 16, square inputs only (384x384).
+- ``zoedepth``: variants ``nyu`` / ``kitti`` (``Intel/zoedepth-{nyu,kitti}``; metric, 10 m /
+  80 m); BEiT-L encoder; mean/std 0.5; multiple 32, native short side 384.
+- ``glpn``: variants ``nyu`` / ``kitti`` (``vinvino02/glpn-{nyu,kitti}``; metric, 10 m /
+  80 m); MiT-b4 encoder; no normalisation; multiple 32.
+
+Every family also has a ``tiny`` variant (hidden size 32, 4 layers, no published weights) for
+tests and for the synthetic twins (``metric_indoor_tiny`` / ``metric_outdoor_tiny`` for Depth
+Anything's metric head). ZoeDepth's two-domain ``Intel/zoedepth-nyu-kitti`` is not offered: its
+router picks one domain per batch with ``.item()``, which neither batches nor traces.
+
+The wrapper does the family's preprocessing itself, so that it takes what every model of the
+registry takes: an image [B, 3, H, W] in [0, 1]. It normalises with the family's mean and std,
+resizes to the size the network runs at (the input rounded to the family's multiple, or the
+short side at ``resolution``; DPT's ViT only takes squares), and resizes the prediction back to
+[H, W] (a disparity as a disparity). Output (`monodepthkit.models.outputs`): ``depth`` and
+``disp`` [B, 1, H, W]; for a relative model ``disp`` is the network's affine-invariant inverse
+depth and ``depth = 1 / disp`` (floored at 1e-3 of the image's largest disparity), up to an
+unknown scale (``is_metric`` False, evaluated with median or scale-and-shift alignment in
+disparity); for a metric model ``depth`` is in metres and ``disp = 1 / depth`` in 1/m.
+
+``pretrained: true`` loads the published weights with ``from_pretrained`` (a Hub id, or a local
+folder of the same layout through ``checkpoint``); offline a model is built from its config with
+random weights (``pretrained: false``). ``transformers`` is an optional dependency
+(``pip install monodepthkit[foundation]``), imported when a model is built.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from monodepthkit.errors import InputError, check_shape
+from monodepthkit.models.outputs import DEPTH, DISPARITY
+from monodepthkit.models.registry import register_model
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+# A relative disparity is floored at this fraction of the image's largest one before it is
+# inverted: the ReLU heads of DPT and Depth Anything output exact zeros (sky, random weights).
+MIN_DISPARITY_RATIO = 1e-3
+# Smallest metric depth returned (metres): Depth Anything's metric head is a sigmoid, 0 at -inf.
+MIN_METRIC_DEPTH = 1e-3
+TINY = "tiny"
+
+
+@dataclass(frozen=True)
+class Family:
+    """The facts of one ``transformers`` depth family.
+
+    Attributes:
+        name: registry name.
+        checkpoints: variant -> Hub id of its published weights.
+        metric_depth: variant -> maximum depth in metres of a metric variant (absent: relative).
+        mean: per-channel mean the family normalises [0, 1] images with (None: no normalisation).
+        std: per-channel standard deviation (with ``mean``).
+        multiple: the network's input sides must be multiples of this (pixels).
+        native_resolution: short side (pixels) of the family's own image processor.
+        square: the network only takes square inputs (DPT's ViT).
+        encoder: attribute of the ``transformers`` model holding its image encoder.
+        config: builds the ``transformers`` config of a variant offline.
+        offline_variants: variants without published weights (test sizes).
+    """
+
+    name: str
+    checkpoints: dict[str, str]
+    metric_depth: dict[str, float]
+    mean: tuple[float, float, float] | None
+    std: tuple[float, float, float] | None
+    multiple: int
+    native_resolution: int
+    square: bool
+    encoder: str
+    config: Callable[[str], object] = field(repr=False)
+    offline_variants: tuple[str, ...] = (TINY,)
+
+    @property
+    def variants(self) -> list[str]:
+        """Every variant: the published ones and the offline test sizes (``tiny``)."""
+        return [*self.checkpoints, *self.offline_variants]
+
+
+def load_transformers():
+    """Import ``transformers``, or raise an InputError that says how to install it."""
+    try:
+        import transformers
+    except ImportError:
+        raise InputError(
+            "foundation depth models need the transformers library: "
+            "pip install 'monodepthkit[foundation]' (or pip install transformers)"
+        ) from None
+    return transformers
+
+
+class FoundationDepthModel(nn.Module):
+    """A ``transformers`` depth model that takes [0, 1] images and returns our output contract.
+
+    Args:
+        family: the `Family` (one of `FAMILIES`).
+        variant: one of ``family.variants``.
+        pretrained: load the published weights of ``variant`` (or of ``checkpoint``).
+        checkpoint: Hub id or local folder (``save_pretrained`` layout) to load instead of the
+            variant's published weights; implies ``pretrained``. Its config must match the
+            variant's kind (relative or metric).
+        resolution: short side in pixels the network runs at (rounded to the family's
+            multiple), e.g. ``family.native_resolution``; None: the input's own size rounded
+            to the multiple (what the other registered models do).
+        max_depth: maximum depth in metres of a metric variant's head (None: the variant's).
+        freeze_encoder: keep the image encoder's weights fixed (``requires_grad`` False).
+        encoder_lr_scale: learning-rate multiplier of the encoder's parameters, read by the
+            training tasks through `parameter_groups` (e.g. 0.1: the encoder learns 10x slower
+            than the decoder, as Depth Anything fine-tunes).
+
+    Attributes:
+        is_metric: ``depth`` is in metres (a metric variant) or relative.
+        predicts_disparity: the prediction is a disparity (relative variants), resized as one.
+        num_scales: 1 (one output scale: ``depth`` and ``disp``).
+        hub_id: the weights' Hub id or folder, None for ``tiny``.
+        model: the ``transformers`` model.
+    """
+
+    def __init__(
+        self,
+        family: Family,
+        variant: str,
+        pretrained: bool = False,
+        checkpoint: str | Path | None = None,
+        resolution: int | None = None,
+        max_depth: float | None = None,
+        freeze_encoder: bool = False,
+        encoder_lr_scale: float = 1.0,
+    ) -> None:
+        super().__init__()
+        if variant not in family.variants:
+            raise InputError(
+                f"{family.name}: unknown variant '{variant}'; expected one of "
+                f"{', '.join(family.variants)}"
+            )
+        if resolution is not None and resolution < family.multiple:
+            raise InputError(
+                f"{family.name}: resolution must be >= {family.multiple} pixels, got {resolution}"
+            )
+        if encoder_lr_scale < 0:
+            raise InputError(
+                f"{family.name}: encoder_lr_scale must be >= 0, got {encoder_lr_scale}"
+            )
+        self.family = family
+        self.variant = variant
+        self.resolution = resolution
+        self.encoder_lr_scale = float(encoder_lr_scale)
+        self.is_metric = variant in family.metric_depth
+        self.predicts_disparity = not self.is_metric
+        self.num_scales = 1
+        if max_depth is not None and not self.is_metric:
+            raise InputError(
+                f"{family.name}: max_depth is for metric variants "
+                f"({', '.join(family.metric_depth)}), not '{variant}'"
+            )
+        self.hub_id = str(checkpoint) if checkpoint is not None else family.checkpoints.get(variant)
+        if pretrained or checkpoint is not None:
+            self.model = _from_pretrained(family, variant, self.hub_id, max_depth)
+        else:
+            config = family.config(variant)
+            if max_depth is not None:
+                _set_max_depth(config, family, float(max_depth))
+            self.model = load_transformers().AutoModelForDepthEstimation.from_config(config)
+        if family.mean is not None:
+            self.register_buffer("mean", torch.tensor(family.mean).view(1, 3, 1, 1), False)
+            self.register_buffer("std", torch.tensor(family.std).view(1, 3, 1, 1), False)
+        if freeze_encoder:
+            self.encoder.requires_grad_(False)
+
+    @property
+    def encoder(self) -> nn.Module:
+        """The image encoder of the ``transformers`` model (DINOv2, ViT, BEiT, MiT)."""
+        return getattr(self.model, self.family.encoder)
+
+    def parameter_groups(self) -> list[dict]:
+        """Optimiser groups: the encoder's parameters and the others, with ``lr_scale`` each.
+
+        Returns:
+            ``[{"params": [...], "lr_scale": encoder_lr_scale}, {"params": [...],
+            "lr_scale": 1.0}]``, trainable parameters only (a frozen encoder gives an empty
+            first group).
+        """
+        encoder = {id(p) for p in self.encoder.parameters()}
+        trainable = [p for p in self.parameters() if p.requires_grad]
+        return [
+            {
+                "params": [p for p in trainable if id(p) in encoder],
+                "lr_scale": self.encoder_lr_scale,
+            },
+            {"params": [p for p in trainable if id(p) not in encoder], "lr_scale": 1.0},
+        ]
+
+    def network_size(self, height: int, width: int) -> tuple[int, int]:
+        """The (height, width) in pixels the network runs at for an input of ``height x width``."""
+        multiple = self.family.multiple
+        if self.resolution is not None:
+            scale = self.resolution / min(height, width)
+            height, width = height * scale, width * scale
+        if self.family.square:
+            side = max(_round_to(min(height, width), multiple), multiple)
+            return side, side
+        return max(_round_to(height, multiple), multiple), max(_round_to(width, multiple), multiple)
+
+    def forward(self, image: Tensor) -> dict[str, Tensor]:
+        """Depth and disparity of an image.
+
+        Args:
+            image: [B, 3, H, W] RGB in [0, 1].
+
+        Returns:
+            ``{"depth": [B, 1, H, W], "disp": [B, 1, H, W]}``: metres and 1/m for a metric
+            variant; for a relative one the network's disparity and its inverse (unknown scale).
+        """
+        check_shape(image, "B 3 H W", f"{self.family.name}: image")
+        height, width = image.shape[-2:]
+        pixels = image
+        if self.family.mean is not None:
+            pixels = (pixels - self.mean) / self.std
+        size = self.network_size(int(height), int(width))
+        if size != (height, width):
+            pixels = F.interpolate(pixels, size=size, mode="bilinear", align_corners=False)
+        prediction = self.model(pixel_values=pixels).predicted_depth.unsqueeze(1)
+        if prediction.shape[-2:] != (height, width):
+            prediction = F.interpolate(
+                prediction, size=(height, width), mode="bilinear", align_corners=False
+            )
+        if self.is_metric:
+            depth = prediction.clamp_min(MIN_METRIC_DEPTH)
+            return {DEPTH: depth, DISPARITY: 1.0 / depth}
+        floor = prediction.detach().amax(dim=(-2, -1), keepdim=True) * MIN_DISPARITY_RATIO
+        depth = 1.0 / torch.maximum(prediction, floor.clamp_min(torch.finfo(floor.dtype).tiny))
+        return {DEPTH: depth, DISPARITY: prediction}
+
+
+def _from_pretrained(
+    family: Family, variant: str, source: str | None, max_depth: float | None
+) -> nn.Module:
+    """``from_pretrained`` of ``source`` (Hub id or folder), or one clear InputError line."""
+    if source is None:
+        raise InputError(
+            f"{family.name}: variant '{variant}' has no published weights; set pretrained: "
+            f"false, or checkpoint: a Hub id or folder, or one of {', '.join(family.checkpoints)}"
+        )
+    transformers = load_transformers()
+    try:
+        loaded_config = transformers.AutoConfig.from_pretrained(source)
+        if max_depth is not None:
+            _set_max_depth(loaded_config, family, float(max_depth))
+        return transformers.AutoModelForDepthEstimation.from_pretrained(
+            source, config=loaded_config
+        )
+    except (OSError, ValueError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"{family.name}: cannot load the weights '{source}' ({reason[:160]}); offline, "
+            f"set pretrained: false for random weights, or download them once with "
+            f"`hf download {source}` (or pass checkpoint: a local folder)"
+        ) from None
+
+
+def _round_to(value: float, multiple: int) -> int:
+    return math.floor(value / multiple + 0.5) * multiple
+
+
+def _set_max_depth(config, family: Family, max_depth: float) -> None:
+    if not max_depth > 0:
+        raise InputError(f"{family.name}: max_depth must be > 0 metres, got {max_depth}")
+    if family.name == "zoedepth":
+        config.bin_configurations = [
+            {**conf, "max_depth": max_depth} for conf in config.bin_configurations
+        ]
+    else:
+        # transformers types Depth Anything's and GLPN's max_depth as an int (whole metres).
+        if max_depth != int(max_depth):
+            raise InputError(f"{family.name}: max_depth must be whole metres, got {max_depth}")
+        config.max_depth = int(max_depth)
+
+
+# --- the families' configs (the published checkpoints' architectures) -------------------------
+
+# Depth Anything V2 (Yang et al. 2024): DINOv2 ViT-S/B/L and a DPT head; out_indices count the
+# stem as stage 0 (the paper's intermediate layers [2, 5, 8, 11] and [4, 11, 17, 23]).
+_DA_SIZES = {
+    "small": dict(
+        hidden=384, layers=12, heads=6, out=[3, 6, 9, 12], neck=[48, 96, 192, 384], fusion=64
+    ),
+    "base": dict(
+        hidden=768, layers=12, heads=12, out=[3, 6, 9, 12], neck=[96, 192, 384, 768], fusion=128
+    ),
+    "large": dict(
+        hidden=1024,
+        layers=24,
+        heads=16,
+        out=[5, 12, 18, 24],
+        neck=[256, 512, 1024, 1024],
+        fusion=256,
+    ),
+    TINY: dict(hidden=32, layers=4, heads=2, out=[1, 2, 3, 4], neck=[8, 16, 32, 32], fusion=16),
+}
+_DA_METRIC = {"metric_indoor": 20.0, "metric_outdoor": 80.0}
+
+
+def _depth_anything_config(variant: str):
+    transformers = load_transformers()
+    kind, _, size = variant.rpartition("_")
+    spec = _DA_SIZES[size]
+    backbone = transformers.Dinov2Config(
+        hidden_size=spec["hidden"],
+        num_hidden_layers=spec["layers"],
+        num_attention_heads=spec["heads"],
+        intermediate_size=4 * spec["hidden"],
+        image_size=518,
+        patch_size=14,
+        out_indices=spec["out"],
+        reshape_hidden_states=False,
+        apply_layernorm=True,
+    )
+    metric = dict(depth_estimation_type="metric", max_depth=int(_DA_METRIC[kind])) if kind else {}
+    return transformers.DepthAnythingConfig(
+        backbone_config=backbone,
+        patch_size=14,
+        reassemble_hidden_size=spec["hidden"],
+        neck_hidden_sizes=spec["neck"],
+        fusion_hidden_size=spec["fusion"],
+        head_hidden_size=max(spec["fusion"] // 2, 8),
+        **metric,
+    )
+
+
+def _dpt_config(variant: str):
+    transformers = load_transformers()
+    if variant == TINY:
+        return transformers.DPTConfig(
+            hidden_size=32,
+            num_hidden_layers=4,
+            num_attention_heads=2,
+            intermediate_size=64,
+            image_size=64,
+            patch_size=16,
+            backbone_out_indices=[0, 1, 2, 3],
+            neck_hidden_sizes=[8, 16, 32, 32],
+            fusion_hidden_size=16,
+            head_hidden_size=8,
+        )
+    # Intel/dpt-large: ViT-L/16 at 384, transformers' defaults.
+    return transformers.DPTConfig()
+
+
+def _zoedepth_config(variant: str):
+    transformers = load_transformers()
+    max_depth = {"nyu": 10.0, "kitti": 80.0, TINY: 10.0}[variant]
+    if variant == TINY:
+        backbone = transformers.BeitConfig(
+            hidden_size=32,
+            num_hidden_layers=4,
+            num_attention_heads=2,
+            intermediate_size=64,
+            image_size=64,
+            patch_size=16,
+            out_indices=[1, 2, 3, 4],
+            use_relative_position_bias=True,
+            reshape_hidden_states=False,
+            drop_path_rate=0.0,
+        )
+        return transformers.ZoeDepthConfig(
+            backbone_config=backbone,
+            neck_hidden_sizes=[8, 16, 32, 32],
+            fusion_hidden_size=16,
+            bottleneck_features=16,
+            num_relative_features=8,
+            bin_embedding_dim=16,
+            num_attractors=[4, 2, 2, 1],
+            bin_configurations=[{"n_bins": 8, "min_depth": 1e-3, "max_depth": max_depth}],
+            patch_transformer_hidden_size=16,
+            patch_transformer_intermediate_size=32,
+            patch_transformer_num_attention_heads=2,
+            num_patch_transformer_layers=1,
+        )
+    # Intel/zoedepth-{nyu,kitti}: BEiT-L/16 at 384 (transformers' default backbone), 64 bins.
+    return transformers.ZoeDepthConfig(
+        neck_hidden_sizes=[256, 512, 1024, 1024],
+        bin_configurations=[{"n_bins": 64, "min_depth": 1e-3, "max_depth": max_depth}],
+    )
+
+
+def _glpn_config(variant: str):
+    transformers = load_transformers()
+    if variant == TINY:
+        return transformers.GLPNConfig(
+            depths=[1, 1, 1, 1],
+            hidden_sizes=[8, 16, 24, 32],
+            num_attention_heads=[1, 1, 1, 2],
+            decoder_hidden_size=16,
+            max_depth=10,
+            drop_path_rate=0.0,
+        )
+    # vinvino02/glpn-{nyu,kitti}: MiT-b4 encoder (transformers' defaults), 10 m / 80 m heads.
+    return transformers.GLPNConfig(max_depth={"nyu": 10, "kitti": 80}[variant])
+
+
+def _depth_anything_checkpoints() -> dict[str, str]:
+    ids = {size: f"depth-anything/Depth-Anything-V2-{size.title()}-hf" for size in _DA_SIZES}
+    for kind in _DA_METRIC:
+        room = kind.split("_")[1].title()
+        for size in ("small", "base", "large"):
+            ids[f"{kind}_{size}"] = (
+                f"depth-anything/Depth-Anything-V2-Metric-{room}-{size.title()}-hf"
+            )
+    del ids[TINY]
+    return ids
+
+
+FAMILIES: dict[str, Family] = {
+    family.name: family
+    for family in (
+        Family(
+            name="depth_anything_v2",
+            checkpoints=_depth_anything_checkpoints(),
+            metric_depth={
+                f"{kind}_{size}": depth
+                for kind, depth in _DA_METRIC.items()
+                for size in ("small", "base", "large", TINY)
+            },
+            mean=IMAGENET_MEAN,
+            std=IMAGENET_STD,
+            multiple=14,
+            native_resolution=518,
+            square=False,
+            encoder="backbone",
+            config=_depth_anything_config,
+            offline_variants=(TINY, *(f"{kind}_{TINY}" for kind in _DA_METRIC)),
+        ),
+        Family(
+            name="dpt",
+            checkpoints={"large": "Intel/dpt-large"},
+            metric_depth={},
+            mean=(0.5, 0.5, 0.5),
+            std=(0.5, 0.5, 0.5),
+            multiple=16,
+            native_resolution=384,
+            square=True,
+            encoder="dpt",
+            config=_dpt_config,
+        ),
+        Family(
+            name="zoedepth",
+            checkpoints={"nyu": "Intel/zoedepth-nyu", "kitti": "Intel/zoedepth-kitti"},
+            metric_depth={"nyu": 10.0, "kitti": 80.0, TINY: 10.0},
+            mean=(0.5, 0.5, 0.5),
+            std=(0.5, 0.5, 0.5),
+            multiple=32,
+            native_resolution=384,
+            square=False,
+            encoder="backbone",
+            config=_zoedepth_config,
+        ),
+        Family(
+            name="glpn",
+            checkpoints={"nyu": "vinvino02/glpn-nyu", "kitti": "vinvino02/glpn-kitti"},
+            metric_depth={"nyu": 10.0, "kitti": 80.0, TINY: 10.0},
+            mean=None,
+            std=None,
+            multiple=32,
+            native_resolution=480,
+            square=False,
+            encoder="glpn",
+            config=_glpn_config,
+        ),
+    )
+}
+
+
+def _factory(family: Family, default_variant: str) -> Callable[..., FoundationDepthModel]:
+    def build(variant: str = default_variant, **options) -> FoundationDepthModel:
+        return FoundationDepthModel(family, variant, **options)
+
+    build.__name__ = family.name
+    build.__doc__ = (
+        f"Build a {family.name} model (`FoundationDepthModel`); variants: "
+        f"{', '.join(family.variants)}."
+    )
+    return build
+
+
+for _family, _default in (
+    (FAMILIES["depth_anything_v2"], "small"),
+    (FAMILIES["dpt"], "large"),
+    (FAMILIES["zoedepth"], "nyu"),
+    (FAMILIES["glpn"], "nyu"),
+):
+    register_model(_family.name, input_multiple=_family.multiple)(_factory(_family, _default))
