@@ -12,7 +12,7 @@ from monodepthkit.errors import MdkError
 DEFAULT_FORMATS = ("npy", "color")
 AUTO_ONNX_MIN_IMAGES = 8
 """Images from which `mdk predict --backend auto` exports to onnxruntime on a CPU (the export
-and its check take a few seconds, each image then runs about 1.5x faster)."""
+and its check take a few seconds, each image then runs about 1.4x faster)."""
 CALIBRATION_COUNT = 32
 """Calibration images `mdk export --quantize` uses by default (spread over those given)."""
 
@@ -209,7 +209,7 @@ def choose_backend(predictor, num_images: int, has_video: bool):
         if num_images > 1:
             print(
                 f"note: running PyTorch on the CPU; from {AUTO_ONNX_MIN_IMAGES} images on, "
-                "onnxruntime is used (exact, ~1.5x faster): --backend onnxruntime forces it",
+                "onnxruntime is used (exact, ~1.4x faster): --backend onnxruntime forces it",
                 file=sys.stderr,
             )
         return predictor
