@@ -361,8 +361,18 @@ def _dpt_config(variant: str):
             fusion_hidden_size=16,
             head_hidden_size=8,
         )
-    # Intel/dpt-large: ViT-L/16 at 384, transformers' defaults.
-    return transformers.DPTConfig()
+    # Intel/dpt-large: ViT-L/16 at 384 (transformers' defaults are ViT-B).
+    return transformers.DPTConfig(
+        hidden_size=1024,
+        num_hidden_layers=24,
+        num_attention_heads=16,
+        intermediate_size=4096,
+        image_size=384,
+        patch_size=16,
+        backbone_out_indices=[5, 11, 17, 23],
+        neck_hidden_sizes=[256, 512, 1024, 1024],
+        fusion_hidden_size=256,
+    )
 
 
 def _zoedepth_config(variant: str):
@@ -413,8 +423,14 @@ def _glpn_config(variant: str):
             max_depth=10,
             drop_path_rate=0.0,
         )
-    # vinvino02/glpn-{nyu,kitti}: MiT-b4 encoder (transformers' defaults), 10 m / 80 m heads.
-    return transformers.GLPNConfig(max_depth={"nyu": 10, "kitti": 80}[variant])
+    # vinvino02/glpn-{nyu,kitti}: MiT-b4 encoder (transformers' defaults are b0), 10 m / 80 m.
+    return transformers.GLPNConfig(
+        depths=[3, 8, 27, 3],
+        hidden_sizes=[64, 128, 320, 512],
+        num_attention_heads=[1, 2, 5, 8],
+        decoder_hidden_size=64,
+        max_depth={"nyu": 10, "kitti": 80}[variant],
+    )
 
 
 def _depth_anything_checkpoints() -> dict[str, str]:
