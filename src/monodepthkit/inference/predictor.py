@@ -29,12 +29,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
 from monodepthkit.errors import MdkError
 from monodepthkit.geometry.camera import scale_intrinsics
 from monodepthkit.inference.device import select_device
+from monodepthkit.inference.images import (
+    as_float_image,
+    resize_image,
+    resize_output,
+    to_image_tensor,
+)
 from monodepthkit.inference.metadata import (
     as_size,
     checkpoint_facts,
@@ -464,14 +469,14 @@ class Predictor:
             for start in range(0, len(indices), self.batch_size):
                 chunk = indices[start : start + self.batch_size]
                 batch = torch.cat(
-                    [_resize_image(tensors[i].to(self.device)[None], net_size) for i in chunk]
+                    [resize_image(tensors[i].to(self.device)[None], net_size) for i in chunk]
                 )
                 prediction = self._run(batch, flip)
                 for offset, index in enumerate(chunk):
                     size = tuple(tensors[index].shape[-2:])
                     if output_sizes is not None:
                         size = as_size(output_sizes[index])
-                    resized = self._resize_output(prediction[offset : offset + 1], size)
+                    resized = self.resize_output(prediction[offset : offset + 1], size)
                     outputs[index] = resized[0, 0].float().cpu().numpy()
         return outputs
 
@@ -486,21 +491,21 @@ class Predictor:
             [B, 1, H, W] float32 depth in metres or disparity (see `output_kind`), on the
             predictor's device.
         """
-        images = _as_float_image(images, "images")
+        images = as_float_image(images, "images")
         size = tuple(images.shape[-2:])
         net_size = self.network_size(size)
         outputs = []
         for start in range(0, images.shape[0], self.batch_size):
-            batch = _resize_image(images[start : start + self.batch_size].to(self.device), net_size)
-            outputs.append(self._resize_output(self._run(batch, flip), size))
+            batch = resize_image(images[start : start + self.batch_size].to(self.device), net_size)
+            outputs.append(self.resize_output(self._run(batch, flip), size))
         return torch.cat(outputs)
 
-    def _resize_output(self, prediction: Tensor, size: Sequence[int]) -> Tensor:
+    def resize_output(self, prediction: Tensor, size: Sequence[int]) -> Tensor:
         """Network output [B, 1, h, w] resized to ``size``, in disparity space when the model
         predicts through a disparity (see `resize_as_disparity`)."""
         if self.resize_as_disparity and self.output_kind == "depth":
-            return 1.0 / _resize_output(1.0 / prediction, size)
-        return _resize_output(prediction, size)
+            return 1.0 / resize_output(1.0 / prediction, size)
+        return resize_output(prediction, size)
 
     def network_size(self, size: Sequence[int]) -> tuple[int, int]:
         """(height, width) the network runs at for an input of ``size``."""
@@ -523,70 +528,6 @@ class Predictor:
             first, mirrored = doubled.chunk(2)
             return 0.5 * (first + mirrored.flip(-1))
         return self.runner(batch)
-
-
-# --- input conversion -------------------------------------------------------------------------
-
-
-def to_image_tensor(image) -> Tensor:
-    """Any supported image to a float32 [3, H, W] tensor in [0, 1] (on the CPU for files/arrays).
-
-    Raises:
-        MdkError: an unsupported type or shape, or an unreadable file.
-    """
-    from monodepthkit.data.io import read_rgb
-
-    if isinstance(image, (str, Path)):
-        image = read_rgb(image)
-    elif _is_pil(image):
-        image = np.array(image.convert("RGB"))
-    if isinstance(image, np.ndarray):
-        if image.ndim == 2:
-            image = np.repeat(image[:, :, None], 3, axis=2)
-        if image.ndim != 3 or image.shape[2] not in (3, 4):
-            raise MdkError(f"expected an [H, W, 3] image array, got shape {image.shape}")
-        image = torch.from_numpy(np.ascontiguousarray(image[:, :, :3])).permute(2, 0, 1)
-    if not isinstance(image, Tensor):
-        raise MdkError(
-            f"expected a path, PIL image, [H, W, 3] array or [3, H, W] tensor, got "
-            f"{type(image).__name__}"
-        )
-    if image.dim() == 4 and image.shape[0] == 1:
-        image = image[0]
-    if image.dim() != 3 or image.shape[0] != 3:
-        raise MdkError(f"expected an image tensor [3, H, W], got shape {tuple(image.shape)}")
-    return _as_float_image(image, "image")
-
-
-def _as_float_image(image: Tensor, name: str) -> Tensor:
-    if image.dtype == torch.uint8:
-        return image.float() / 255.0
-    if not image.is_floating_point():
-        raise MdkError(f"{name}: expected uint8 or float in [0, 1], got {image.dtype}")
-    return image.float()
-
-
-def _is_pil(image) -> bool:
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow is a dependency
-        return False
-    return isinstance(image, Image.Image)
-
-
-def _resize_image(batch: Tensor, size: Sequence[int]) -> Tensor:
-    if tuple(batch.shape[-2:]) == tuple(size):
-        return batch
-    # Antialiasing matters when shrinking large photos to a small training size.
-    return F.interpolate(
-        batch, size=tuple(size), mode="bilinear", antialias=True, align_corners=False
-    )
-
-
-def _resize_output(prediction: Tensor, size: Sequence[int]) -> Tensor:
-    if tuple(prediction.shape[-2:]) == tuple(size):
-        return prediction
-    return F.interpolate(prediction, size=tuple(size), mode="bilinear", align_corners=False)
 
 
 def _input_multiple(model_name: str | None) -> int:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from monodepthkit.errors import MdkError
+from monodepthkit.inference.images import resize_image, to_image_tensor
 from monodepthkit.inference.metadata import read_onnx_metadata, write_onnx_metadata
 
 MIN_CALIBRATION_IMAGES = 1
@@ -150,10 +151,8 @@ def head_nodes(model) -> list[str]:
 def calibration_batch(image, size: Sequence[int]) -> np.ndarray:
     """One image as the network sees it: [1, 3, H, W] float32 in [0, 1] at ``size``, resized as
     the `Predictor` resizes (bilinear with antialiasing)."""
-    from monodepthkit.inference.predictor import _resize_image, to_image_tensor
-
     tensor = to_image_tensor(image)[None]
-    return np.ascontiguousarray(_resize_image(tensor, tuple(size)).numpy(), dtype=np.float32)
+    return np.ascontiguousarray(resize_image(tensor, tuple(size)).numpy(), dtype=np.float32)
 
 
 @torch.no_grad()
