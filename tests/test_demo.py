@@ -2,10 +2,9 @@ import json
 import sys
 
 import pytest
-import torch
 import yaml
 
-from monodepthkit.demo import DEMO_CONFIG, _read_setup, run_demo, training_threads
+from monodepthkit.demo import DEMO_CONFIG, _read_setup, run_demo
 from monodepthkit.errors import MdkError
 from test_configs import CONFIGS, resolved_config
 
@@ -50,21 +49,12 @@ def test_demo_runs_another_setup_from_its_config(tmp_path):
     config["trainer"].update(max_steps=2, check_val_every_n_epoch=1, enable_progress_bar=False)
     path = tmp_path / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
-    threads = torch.get_num_threads()
     results = run_demo(out=tmp_path / "demo", data_root=tmp_path / "world", config=path)
-    assert torch.get_num_threads() == threads  # the training's thread count is undone
     assert results["train_steps"] == 2
     assert (tmp_path / "world" / "splits" / "test.txt").is_file()
     written = json.loads((tmp_path / "demo" / "metrics.json").read_text())
     assert written["protocol"]["max_depth"] == 80.0
     assert written["unet"]["count"] == written["constant_median"]["count"] > 0
-
-
-def test_training_threads_leave_the_loader_workers_their_cores():
-    assert training_threads(2, 1) == 1  # the demo on 2 cores: 1 worker + 1 training thread
-    assert training_threads(16, 2) == 14
-    assert training_threads(4, 0) == 4
-    assert training_threads(1, 1) == 1 and training_threads(2, 4) == 1
 
 
 def test_demo_without_its_config_says_where_it_looked(tmp_path):

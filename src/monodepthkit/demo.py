@@ -6,7 +6,6 @@ The setup (world, model, loss, training) is ``configs/demo.yaml``, in `mdk fit`'
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -61,11 +60,6 @@ def run_demo(
     max_depth = setup.model.init_args.eval_max_depth
     L.seed_everything(setup.seed_everything, verbose=False)
     started = time.perf_counter()
-    threads = torch.get_num_threads()
-    if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(
-            training_threads(len(os.sched_getaffinity(0)), setup.data.num_workers)
-        )
 
     # `instantiate` since jsonargparse 4.49, where `instantiate_classes` is deprecated.
     built = getattr(parser, "instantiate", parser.instantiate_classes)(setup)
@@ -78,10 +72,7 @@ def run_demo(
         enable_checkpointing=False,
         callbacks=bar,
     )
-    try:
-        trainer.fit(task, datamodule=datamodule)
-    finally:
-        torch.set_num_threads(threads)
+    trainer.fit(task, datamodule=datamodule)
     checkpoint = out / "model.ckpt"
     trainer.save_checkpoint(checkpoint)
     trained_at = time.perf_counter()
@@ -120,24 +111,6 @@ def run_demo(
         f"({time.perf_counter() - started:.0f} s)"
     )
     return results
-
-
-def training_threads(cores: int, loader_workers: int) -> int:
-    """Intra-op threads for training beside ``loader_workers`` DataLoader processes.
-
-    Every worker keeps a core busy while it decodes; OpenMP threads that share a core with other
-    work wait for each other at the end of every operation (on a 2-core machine that two other
-    processes kept busy, a demo step took 2.97 s with 2 threads and 0.47 s with 1). So the
-    training threads get the cores the workers leave.
-
-    Args:
-        cores: CPU cores this process may run on.
-        loader_workers: DataLoader worker processes (0: loading in the training process).
-
-    Returns:
-        ``cores - loader_workers``, at least 1.
-    """
-    return max(1, cores - loader_workers)
 
 
 def _read_setup(path: Path) -> tuple[jsonargparse.ArgumentParser, jsonargparse.Namespace]:
