@@ -414,7 +414,8 @@ def print_tables(results: dict, constant: dict, args: argparse.Namespace, world:
         for name in names:
             values = [v for r in results[name] for s, _, v in r["curve"] if s == step]
             cells.append(f"{np.mean(values):.3f}" if len(values) == len(results[name]) else "")
-        print(f"| {step} | " + " | ".join(cells) + " |")
+        if any(cells):  # a run's last step, where the seeds stopped apart, has no mean
+            print(f"| {step} | " + " | ".join(cells) + " |")
 
 
 def main() -> None:
