@@ -29,6 +29,26 @@ depth and ``depth = 1 / disp`` (floored at 1e-3 of the image's largest disparity
 unknown scale (``is_metric`` False, evaluated with median or scale-and-shift alignment in
 disparity); for a metric model ``depth`` is in metres and ``disp = 1 / depth`` in 1/m.
 
+For self-supervised training (`monodepthkit.tasks.SelfSupervisedTask`) the warp needs a
+positive, bounded depth, which an affine-invariant disparity is not (its shift is unknown, and
+the ReLU heads output zeros). ``depth_range: [min_depth, max_depth]`` (relative variants only)
+maps it to Monodepth2's bounded disparity, keeping the network's ordering (a larger disparity
+stays nearer)::
+
+    disp = sigmoid(exp(log_scale) * (raw - centre) / spread + shift)     in (0, 1)
+    depth = 1 / (1 / max_depth + (1 / min_depth - 1 / max_depth) * disp)
+
+``log_scale`` and ``shift`` are learnt (both start at 0); ``centre`` and ``spread`` are buffers
+set once, from the first training batch (a data-dependent initialisation, as ActNorm's), so
+that its 2nd and 98th percentiles of the raw disparity map to logits -3 and +3 (``disp`` 0.047
+and 0.953): a pretrained network's output range is not known in advance, and a fixed mapping
+could put it in the sigmoid's flat tails, where no gradient flows. Percentiles rather than a
+mean and deviation, because the ReLU heads put a mass of exact zeros (sky) in the raw output.
+The buffers are saved with the weights; a model never trained keeps centre 0, spread 1.
+``disp`` is then the sigmoid disparity in [0, 1] (as Monodepth2's) and ``depth`` lies in
+[min_depth, max_depth], in the units of the range (relative in monocular training). Metric
+variants need no mapping: their ``depth`` is already in metres and bounded by their heads.
+
 ``pretrained: true`` loads the published weights with ``from_pretrained`` (a Hub id, or a local
 folder of the same layout through ``checkpoint``); offline a model is built from its config with
 random weights (``pretrained: false``). ``transformers`` is an optional dependency
@@ -47,6 +67,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from monodepthkit.errors import InputError, check_shape
+from monodepthkit.geometry.disparity import disp_to_depth
 from monodepthkit.models.outputs import DEPTH, DISPARITY
 from monodepthkit.models.registry import register_model
 
@@ -57,6 +78,13 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 MIN_DISPARITY_RATIO = 1e-3
 # Smallest metric depth returned (metres): Depth Anything's metric head is a sigmoid, 0 at -inf.
 MIN_METRIC_DEPTH = 1e-3
+# `depth_range`'s calibration: these percentiles of the raw disparity map to -/+ this logit; the
+# spread is at least the minimum (a constant output, e.g. a dead ReLU head, has none); at most
+# this many values (torch.quantile's limit is 2^24).
+CALIBRATION_QUANTILES = (0.02, 0.98)
+CALIBRATION_LOGIT = 3.0
+MIN_CALIBRATION_SPREAD = 1e-6
+CALIBRATION_SAMPLES = 1 << 22
 TINY = "tiny"
 
 
@@ -126,10 +154,16 @@ class FoundationDepthModel(nn.Module):
         encoder_lr_scale: learning-rate multiplier of the encoder's parameters, read by the
             training tasks through `parameter_groups` (e.g. 0.1: the encoder learns 10x slower
             than the decoder, as Depth Anything fine-tunes).
+        depth_range: ``(min_depth, max_depth)`` of a relative variant: map its disparity to
+            Monodepth2's bounded sigmoid disparity and depth (module docstring), for
+            self-supervised training. None: the raw affine-invariant disparity.
 
     Attributes:
         is_metric: ``depth`` is in metres (a metric variant) or relative.
         predicts_disparity: the prediction is a disparity (relative variants), resized as one.
+        affine_invariant: ``disp`` is the raw affine-invariant disparity (a relative variant
+            without ``depth_range``), so ``depth`` is not a depth up to scale only.
+        depth_range: ``(min_depth, max_depth)`` or None.
         num_scales: 1 (one output scale: ``depth`` and ``disp``).
         hub_id: the weights' Hub id or folder, None for ``tiny``.
         model: the ``transformers`` model.
@@ -145,6 +179,7 @@ class FoundationDepthModel(nn.Module):
         max_depth: float | None = None,
         freeze_encoder: bool = False,
         encoder_lr_scale: float = 1.0,
+        depth_range: tuple[float, float] | None = None,
     ) -> None:
         super().__init__()
         if variant not in family.variants:
@@ -172,6 +207,8 @@ class FoundationDepthModel(nn.Module):
                 f"{family.name}: max_depth is for metric variants "
                 f"({', '.join(family.metric_depth)}), not '{variant}'"
             )
+        self.depth_range = _check_depth_range(family, variant, self.is_metric, depth_range)
+        self.affine_invariant = not self.is_metric and self.depth_range is None
         self.hub_id = str(checkpoint) if checkpoint is not None else family.checkpoints.get(variant)
         if pretrained or checkpoint is not None:
             self.model = _from_pretrained(family, variant, self.hub_id, max_depth)
@@ -185,6 +222,13 @@ class FoundationDepthModel(nn.Module):
             self.register_buffer("std", torch.tensor(family.std).view(1, 3, 1, 1), False)
         if freeze_encoder:
             self.encoder.requires_grad_(False)
+        if self.depth_range is not None:
+            self.log_scale = nn.Parameter(torch.zeros(()))
+            self.shift = nn.Parameter(torch.zeros(()))
+            self.register_buffer("raw_centre", torch.zeros(()))
+            self.register_buffer("raw_spread", torch.ones(()))
+            self.register_buffer("calibrated", torch.zeros((), dtype=torch.bool))
+            self._calibration_known = False
 
     @property
     def encoder(self) -> nn.Module:
@@ -228,7 +272,9 @@ class FoundationDepthModel(nn.Module):
 
         Returns:
             ``{"depth": [B, 1, H, W], "disp": [B, 1, H, W]}``: metres and 1/m for a metric
-            variant; for a relative one the network's disparity and its inverse (unknown scale).
+            variant; for a relative one the network's disparity and its inverse (unknown scale),
+            or with ``depth_range`` the bounded sigmoid disparity in [0, 1] and its depth in
+            [min_depth, max_depth].
         """
         check_shape(image, "B 3 H W", f"{self.family.name}: image")
         height, width = image.shape[-2:]
@@ -246,9 +292,92 @@ class FoundationDepthModel(nn.Module):
         if self.is_metric:
             depth = prediction.clamp_min(MIN_METRIC_DEPTH)
             return {DEPTH: depth, DISPARITY: 1.0 / depth}
+        if self.depth_range is not None:
+            return self._bounded(prediction)
         floor = prediction.detach().amax(dim=(-2, -1), keepdim=True) * MIN_DISPARITY_RATIO
         depth = 1.0 / torch.maximum(prediction, floor.clamp_min(torch.finfo(floor.dtype).tiny))
         return {DEPTH: depth, DISPARITY: prediction}
+
+    def _bounded(self, raw: Tensor) -> dict[str, Tensor]:
+        """Sigmoid disparity and depth of ``depth_range`` from the raw disparity [B, 1, H, W]."""
+        if self.training and not self._calibration_known:
+            # Read the buffer once (a host synchronisation), not at every step.
+            self._calibration_known = bool(self.calibrated)
+            if not self._calibration_known:
+                self.calibrate(raw.detach())
+        logits = self.log_scale.exp() * (raw - self.raw_centre) / self.raw_spread + self.shift
+        disp = torch.sigmoid(logits)
+        _, depth = disp_to_depth(disp, *self.depth_range)
+        return {DEPTH: depth, DISPARITY: disp}
+
+    @torch.no_grad()
+    def calibrate(self, raw: Tensor) -> None:
+        """Set ``raw_centre`` and ``raw_spread`` so that ``raw``'s 2nd / 98th percentiles map
+        to logits -3 / +3.
+
+        Called on the first training batch of a model with ``depth_range``; call it yourself
+        with the raw disparities of a few images to choose them otherwise.
+
+        Args:
+            raw: [B, 1, H, W] (any shape) raw disparities of the network.
+        """
+        values = raw.detach().float().flatten()
+        if values.numel() > CALIBRATION_SAMPLES:  # torch.quantile's input limit
+            values = values[:: values.numel() // CALIBRATION_SAMPLES + 1]
+        low, high = torch.quantile(values, values.new_tensor(CALIBRATION_QUANTILES))
+        centre = (low + high) / 2
+        spread = ((high - low) / (2 * CALIBRATION_LOGIT)).clamp_min(MIN_CALIBRATION_SPREAD)
+        self.raw_centre.copy_(centre)
+        self.raw_spread.copy_(spread)
+        self.calibrated.fill_(True)
+        self._calibration_known = True
+
+
+def variant_is_metric(name: str, variant: str | None = None) -> bool:
+    """Whether a foundation family's variant predicts metric depth, without building it.
+
+    Args:
+        name: registry name of a family (``depth_anything_v2``, ``dpt``, ``zoedepth``, ``glpn``).
+        variant: one of its variants; None: the registry's default variant.
+
+    Raises:
+        InputError: an unknown family or variant.
+    """
+    if name not in FAMILIES:
+        raise InputError(
+            f"'{name}' is not a foundation family; expected one of {', '.join(FAMILIES)}"
+        )
+    family = FAMILIES[name]
+    variant = DEFAULT_VARIANTS[name] if variant is None else variant
+    if variant not in family.variants:
+        raise InputError(
+            f"{name}: unknown variant '{variant}'; expected one of {', '.join(family.variants)}"
+        )
+    return variant in family.metric_depth
+
+
+def _check_depth_range(
+    family: Family, variant: str, is_metric: bool, depth_range: tuple[float, float] | None
+) -> tuple[float, float] | None:
+    if depth_range is None:
+        return None
+    if is_metric:
+        raise InputError(
+            f"{family.name}: depth_range is for relative variants; '{variant}' is metric "
+            "(its depth is already bounded metres: drop depth_range, or set max_depth)"
+        )
+    try:
+        low, high = (float(value) for value in depth_range)
+    except (TypeError, ValueError):
+        raise InputError(
+            f"{family.name}: depth_range must be [min_depth, max_depth], got {depth_range!r}"
+        ) from None
+    if not 0 < low < high:
+        raise InputError(
+            f"{family.name}: depth_range needs 0 < min_depth < max_depth, got {depth_range!r} "
+            "(Monodepth2 uses [0.1, 100])"
+        )
+    return low, high
 
 
 def _from_pretrained(
@@ -517,10 +646,9 @@ def _factory(family: Family, default_variant: str) -> Callable[..., FoundationDe
     return build
 
 
-for _family, _default in (
-    (FAMILIES["depth_anything_v2"], "small"),
-    (FAMILIES["dpt"], "large"),
-    (FAMILIES["zoedepth"], "nyu"),
-    (FAMILIES["glpn"], "nyu"),
-):
+DEFAULT_VARIANTS = {"depth_anything_v2": "small", "dpt": "large", "zoedepth": "nyu", "glpn": "nyu"}
+"""The variant each family's registry factory builds when none is given."""
+
+for _name, _default in DEFAULT_VARIANTS.items():
+    _family = FAMILIES[_name]
     register_model(_family.name, input_multiple=_family.multiple)(_factory(_family, _default))

@@ -34,6 +34,23 @@ fixed baseline transform (Monodepth2's code would look up a PoseCNN motion for t
 and fail); everything else of the PoseCNN scaling is as in its ``generate_images_pred``,
 including the gradient that flows through the mean inverse depth.
 
+Single-scale depth networks (the foundation models of `monodepthkit.models.foundation`, or any
+registered network without ``num_scales``) train too: their one output is taken as scale 0, at
+the input's full resolution, so the loss above has one term where Monodepth2 has four (scales
+0-3 at 1, 1/2, 1/4, 1/8 of the input, each upsampled before warping). Nothing is averaged over
+coarser scales, and the smoothness weight is ``smoothness_weight`` itself (the 2^scale divisor
+is 1). Monodepth2 predicts several scales against the local minima that the bilinear sampler's
+local gradients cause (its "multi-scale estimation"), which matters most for a decoder trained
+from scratch; a pretrained foundation network already predicts structured depth, and its
+decoder returns one map. The warp needs a positive, bounded depth: a relative foundation model (an
+affine-invariant disparity) must map it to one with ``depth_model_kwargs.depth_range:
+[min_depth, max_depth]`` (`monodepthkit.models.foundation`: a learnt, monotone sigmoid of its
+disparity, Monodepth2's bounded disparity), or the task refuses it; a metric one (ZoeDepth, GLPN,
+Depth Anything V2 ``metric_*``) is used as it is, its depth in metres (in ``mono`` mode the
+task still counts it as relative: nothing in the loss keeps its scale). In the stereo modes a
+metric network should warp with the calibrated baseline (``stereo_baseline: null``), so that it
+keeps its metres instead of relearning Monodepth2's 5.4 times smaller depth.
+
 The un-jittered images come from the batch keys ``unjittered_image*`` (set
 ``data.augment.keep_unjittered: true``); without them the loss compares the images the networks
 saw.
@@ -84,10 +101,12 @@ class SelfSupervisedTask(DepthTask):
     (`is_metric`) and its depth comes from a disparity (`predicts_disparity`).
 
     Args:
-        depth_model: registry name of a multi-scale depth network
+        depth_model: registry name of the depth network: a multi-scale one
             (`monodepthkit.models.outputs.MultiScaleDepthNet`: ``monodepth2``, ``packnet``),
-            whose training mode gives ``disp_s`` / ``depth_s`` per scale.
-        depth_model_kwargs: its options, e.g. ``{"num_layers": 18, "pretrained": true}``.
+            whose training mode gives ``disp_s`` / ``depth_s`` per scale, or a single-scale
+            one (no ``num_scales``, or 1: the foundation models), trained at scale 0 only.
+        depth_model_kwargs: its options, e.g. ``{"num_layers": 18, "pretrained": true}``; a
+            relative foundation model needs ``depth_range`` (module docstring).
         pose_model: pose network kind (`monodepthkit.models.pose.create_pose_network`):
             ``separate``, ``shared`` or ``posecnn``; unused in ``stereo`` mode.
         pose_model_kwargs: its options, e.g. ``{"num_layers": 18, "pretrained": true}``.
@@ -121,8 +140,6 @@ class SelfSupervisedTask(DepthTask):
 
     The checkpoint stores these arguments, so `load_task` needs no config file.
     """
-
-    predicts_disparity = True
 
     def __init__(
         self,
@@ -185,8 +202,17 @@ class SelfSupervisedTask(DepthTask):
 
         self.net = create_model(depth_model, **(depth_model_kwargs or {}))
         shares_encoder = self.uses_frames and pose_model == "shared"
-        check_multiscale_depth_net(self.net, depth_model, share_features=shares_encoder)
-        self.num_scales = int(self.net.num_scales)
+        if shares_encoder:
+            check_multiscale_depth_net(self.net, depth_model, share_features=True)
+        if getattr(self.net, "affine_invariant", False):
+            raise MdkError(
+                f"SelfSupervisedTask: depth model '{depth_model}' predicts an affine-invariant "
+                "disparity (a relative foundation model), which is no depth to warp with; set "
+                "depth_model_kwargs.depth_range: [0.1, 100] (Monodepth2's min_depth, max_depth) "
+                "to map it to a bounded depth, or use a metric variant"
+            )
+        # A network without scales of its own is single-scale: its output is scale 0.
+        self.num_scales = int(getattr(self.net, "num_scales", 1))
         self.pose_net = None
         if self.uses_frames:
             pose_kwargs = dict(pose_model_kwargs or {})
@@ -205,6 +231,11 @@ class SelfSupervisedTask(DepthTask):
     def is_metric(self) -> bool:
         """Whether the depth is metric: stereo or velocity supervision fixes the scale."""
         return self.uses_stereo or self.hparams.velocity_weight > 0
+
+    @property
+    def predicts_disparity(self) -> bool:
+        """What the network declares; True when it is silent (Monodepth2, PackNet)."""
+        return bool(getattr(getattr(self, "net", None), "predicts_disparity", True))
 
     def forward(self, image: Tensor) -> dict[str, Tensor]:
         """Predict depth at the input size.
@@ -316,6 +347,17 @@ class SelfSupervisedTask(DepthTask):
     # --- Lightning hooks -----------------------------------------------------------------
 
     def on_fit_start(self) -> None:
+        if (
+            self.uses_stereo
+            and self.hparams.stereo_baseline is not None
+            and getattr(self.net, "is_metric", False)
+        ):
+            rank_zero_warn(
+                f"SelfSupervisedTask: the metric depth model '{self.hparams.depth_model}' warps "
+                f"the stereo partner with the fixed baseline {self.hparams.stereo_baseline}, so "
+                "it must relearn a depth of other units; set stereo_baseline: null to warp with "
+                "the batch's calibrated T_stereo and keep its metres"
+            )
         datamodule = getattr(self.trainer, "datamodule", None)
         augment = getattr(datamodule, "augment", None)
         if augment is not None and augment.color_jitter > 0 and not augment.keep_unjittered:
