@@ -3,6 +3,13 @@
 A bad argument (shape, dtype, range, name) raises `monodepthkit.errors.InputError`.
 """
 
+from monodepthkit.losses.distillation import (
+    RELATIVE_LOSSES,
+    least_squares_scale_shift,
+    least_squares_scale_shift_loss,
+    normalise_median_deviation,
+    scale_shift_invariant_loss,
+)
 from monodepthkit.losses.photometric import (
     edge_aware_smoothness,
     min_reprojection,
@@ -40,6 +47,7 @@ from monodepthkit.losses.supervised import (
 from monodepthkit.losses.view_synthesis import velocity_loss, view_synthesis_loss
 
 __all__ = [
+    "RELATIVE_LOSSES",
     "SUPERVISED_LOSSES",
     "BerHuLoss",
     "DenseDepthLoss",
@@ -60,11 +68,15 @@ __all__ = [
     "gradient_l1_loss",
     "l2_smoothness_loss",
     "l2_smoothness_loss_terms",
+    "least_squares_scale_shift",
+    "least_squares_scale_shift_loss",
     "masked_l1",
     "masked_mse",
     "min_reprojection",
+    "normalise_median_deviation",
     "photometric_error",
     "scale_invariant_log_loss",
+    "scale_shift_invariant_loss",
     "sobel_gradient_loss",
     "ssim_dissimilarity",
     "ssim_loss",
