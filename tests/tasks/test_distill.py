@@ -1,0 +1,129 @@
+"""DistillationTask: a frozen teacher, a student that learns its predictions, checkpoints of
+the student alone."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from monodepthkit.data.folder import FolderDataset
+from monodepthkit.errors import MdkError
+from monodepthkit.losses.distillation import scale_shift_invariant_loss
+from monodepthkit.tasks import DistillationTask
+
+pytest.importorskip("transformers")
+
+STUDENT = {"num_layers": 18, "pretrained": False}
+
+
+@pytest.fixture(scope="module")
+def batch(tiny_world) -> dict:
+    dataset = FolderDataset(tiny_world, "all")
+    return next(iter(DataLoader(dataset, batch_size=2)))
+
+
+def _task(**kwargs) -> DistillationTask:
+    torch.manual_seed(0)
+    kwargs.setdefault("teacher_model_kwargs", {"variant": "tiny"})
+    task = DistillationTask(model_kwargs=STUDENT, **kwargs).train()
+    # A random tiny teacher's ReLU head outputs zeros everywhere: perturb its weights and lift
+    # its last bias, so that its disparity varies with the image.
+    teacher = task.teacher
+    with torch.no_grad():
+        for parameter in teacher.parameters():
+            parameter.add_(torch.randn_like(parameter) * 0.05)
+        head = getattr(teacher.model, "head", None)
+        if head is not None:
+            head.conv3.bias.fill_(1.0)
+    return task
+
+
+def _train(task: DistillationTask, batch: dict, steps: int, lr: float = 1e-3) -> list[float]:
+    optimizer = torch.optim.Adam(task.parameters(), lr=lr)
+    losses = []
+    for _ in range(steps):
+        loss = task.model_step(batch)[0]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
+def test_the_teacher_is_frozen_and_outside_the_checkpoint(batch):
+    task = _task()
+    teacher = task.teacher
+    before = {name: value.clone() for name, value in teacher.state_dict().items()}
+    losses = _train(task, batch, steps=5)
+    # measured: 1.59 -> 1.08 in five steps (random student, perturbed tiny teacher)
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert not teacher.training
+    assert all(p.grad is None and not p.requires_grad for p in teacher.parameters())
+    after = teacher.state_dict()
+    assert all(torch.equal(before[name], after[name]) for name in before)
+    # Neither the optimiser nor the checkpoint sees the teacher: only the student's weights.
+    teacher_ids = {id(p) for p in teacher.parameters()}
+    assert not any(id(p) in teacher_ids for p in task.parameters())
+    assert all(key.startswith("net.") for key in task.state_dict())
+    task.train()  # Lightning's train() at every epoch leaves the teacher in eval mode
+    assert not teacher.training
+
+
+def test_the_student_loss_is_the_ssi_loss_of_its_inverse_depth_per_scale(batch):
+    task = _task(multi_scale=False)
+    loss, terms, outputs = task.model_step(batch)
+    target = task.teacher_targets(batch["image"])
+    valid = torch.ones_like(target, dtype=torch.bool)
+    expected = scale_shift_invariant_loss(1 / outputs["depth"], target, valid)
+    torch.testing.assert_close(loss, expected)
+    assert terms == {}
+    # The student's outputs at every scale count by default.
+    multi = _task()
+    assert {"depth_3", "disp_3"} <= set(multi.model_step(batch)[2])
+
+
+def test_a_random_teacher_is_rebuilt_identically_and_leaves_the_global_stream_alone():
+    first = DistillationTask(model_kwargs=STUDENT, teacher_model_kwargs={"variant": "tiny"})
+    torch.manual_seed(5)
+    expected = torch.rand(3)
+    torch.manual_seed(5)
+    weights = first.teacher.state_dict()  # built here, under teacher_seed
+    assert torch.equal(torch.rand(3), expected)  # the global random stream did not move
+    torch.manual_seed(123)
+    second = DistillationTask(model_kwargs=STUDENT, teacher_model_kwargs={"variant": "tiny"})
+    other = second.teacher.state_dict()
+    assert all(torch.equal(weights[name], other[name]) for name in weights)
+    third = DistillationTask(
+        model_kwargs=STUDENT, teacher_model_kwargs={"variant": "tiny"}, teacher_seed=1
+    )
+    assert not torch.equal(
+        next(iter(third.teacher.parameters())), next(iter(first.teacher.parameters()))
+    )
+
+
+def test_a_metric_teacher_teaches_metres_with_silog(batch):
+    task = _task(teacher_model="zoedepth", teacher_model_kwargs={"variant": "tiny"})
+    assert task.teacher_is_metric and task.is_metric and task.loss_name == "silog"
+    assert task.eval_align == "none" and not task.predicts_disparity
+    loss = task.model_step(batch)[0]
+    loss.backward()
+    assert torch.isfinite(loss) and float(loss.detach()) > 0
+    relative = _task(teacher_model="zoedepth", teacher_model_kwargs={"variant": "tiny"}, loss="ssi")
+    assert not relative.is_metric and relative.eval_align == "median"
+
+
+def test_bad_options_are_named():
+    with pytest.raises(MdkError, match="relative"):
+        DistillationTask(model_kwargs=STUDENT, teacher_model_kwargs={"variant": "tiny"}, loss="l1")
+    with pytest.raises(MdkError, match="teacher_kind: relative or metric"):
+        DistillationTask(model_kwargs=STUDENT, teacher_model="unet")
+    with pytest.raises(MdkError, match="unknown loss 'nope'"):
+        DistillationTask(model_kwargs=STUDENT, loss="nope")
+    with pytest.raises(MdkError, match="unknown variant"):
+        DistillationTask(model_kwargs=STUDENT, teacher_model_kwargs={"variant": "huge"})
+    wrong = DistillationTask(
+        model_kwargs=STUDENT, teacher_model_kwargs={"variant": "tiny"}, teacher_kind="metric"
+    )
+    with pytest.raises(MdkError, match="built as relative"):
+        wrong.teacher  # noqa: B018
