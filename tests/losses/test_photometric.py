@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from monodepthkit.errors import InputError, MdkError
 from monodepthkit.losses import (
@@ -10,6 +11,7 @@ from monodepthkit.losses import (
     photometric_error,
     ssim_dissimilarity,
 )
+from monodepthkit.losses.photometric import ssim_target_statistics
 
 C1, C2 = 0.01**2, 0.03**2
 
@@ -75,6 +77,65 @@ def test_ssim_rejects_bad_inputs():
         ssim_dissimilarity(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 5))
     with pytest.raises(MdkError, match="at least 2x2"):
         ssim_dissimilarity(torch.zeros(1, 3, 1, 4), torch.zeros(1, 3, 1, 4))
+
+
+def _ssim_with_avg_pool(x, y):
+    """The SSIM term written with ``F.avg_pool2d`` windows (Monodepth2's ``SSIM`` layer)."""
+    x, y = F.pad(x, (1, 1, 1, 1), mode="reflect"), F.pad(y, (1, 1, 1, 1), mode="reflect")
+    mu_x, mu_y = F.avg_pool2d(x, 3, 1), F.avg_pool2d(y, 3, 1)
+    sigma_x = F.avg_pool2d(x * x, 3, 1) - mu_x**2
+    sigma_y = F.avg_pool2d(y * y, 3, 1) - mu_y**2
+    sigma_xy = F.avg_pool2d(x * y, 3, 1) - mu_x * mu_y
+    n = (2 * mu_x * mu_y + C1) * (2 * sigma_xy + C2)
+    d = (mu_x**2 + mu_y**2 + C1) * (sigma_x + sigma_y + C2)
+    return ((1 - n / d) / 2).clamp(0, 1)
+
+
+def test_ssim_matches_the_avg_pool_formula_in_value_and_gradient():
+    """The row-and-column window sums give avg_pool2d's numbers: exactly in float64, and in
+    float32 no further from the float64 values than the avg_pool2d formula is (the variances
+    are differences of close numbers, so float32 rounding shows at ~1e-6 in both)."""
+    x64, y64, weights = (
+        _rand(2, 3, 20, 36),
+        _rand(2, 3, 20, 36, seed=1),
+        _rand(2, 3, 20, 36, seed=2),
+    )
+
+    def value_and_gradient(ssim, x, y):
+        x = x.detach().clone().requires_grad_()
+        value = ssim(x, y)
+        (grad,) = torch.autograd.grad((value * weights.to(x.dtype)).sum(), x)
+        return value.double(), grad.double()
+
+    exact, exact_grad = value_and_gradient(ssim_dissimilarity, x64, y64)
+    reference, reference_grad = value_and_gradient(_ssim_with_avg_pool, x64, y64)
+    torch.testing.assert_close(exact, reference, rtol=0, atol=1e-14)
+    torch.testing.assert_close(exact_grad, reference_grad, rtol=0, atol=1e-12)
+    ours, ours_grad = value_and_gradient(ssim_dissimilarity, x64.float(), y64.float())
+    pooled, pooled_grad = value_and_gradient(_ssim_with_avg_pool, x64.float(), y64.float())
+    for float32, yardstick, truth in ((ours, pooled, exact), (ours_grad, pooled_grad, exact_grad)):
+        assert (float32 - truth).abs().max() <= 2 * (yardstick - truth).abs().max()
+        assert (float32 - truth).abs().mean() <= 1.5 * (yardstick - truth).abs().mean()
+        assert (float32 - truth).abs().max() < 1e-5 * truth.abs().max().clamp_min(1)
+
+
+def test_precomputed_target_statistics_give_the_same_numbers():
+    pred, target = _rand(2, 3, 8, 10).float(), _rand(2, 3, 8, 10, seed=1).float()
+    statistics = ssim_target_statistics(target)
+    assert torch.equal(
+        ssim_dissimilarity(pred, target, statistics), ssim_dissimilarity(pred, target)
+    )
+    assert torch.equal(
+        photometric_error(pred, target, target_statistics=statistics),
+        photometric_error(pred, target),
+    )
+    # ... and they are the target's: another target's give other numbers.
+    other = ssim_target_statistics(_rand(2, 3, 8, 10, seed=2).float())
+    assert not torch.allclose(
+        ssim_dissimilarity(pred, target, other), ssim_dissimilarity(pred, target)
+    )
+    with pytest.raises(MdkError, match="at least 2x2"):
+        ssim_target_statistics(torch.zeros(1, 3, 1, 4))
 
 
 # --- photometric error -------------------------------------------------------------------------

@@ -289,9 +289,9 @@ def test_loss_uses_the_unjittered_images(tiny_world, monkeypatch):
     seen = {"targets": [], "sources": []}
     real_error, real_warp = module.photometric_error, module.warp_to_target
 
-    def error(pred, target, alpha=0.85):
+    def error(pred, target, alpha=0.85, **kwargs):
         seen["targets"].append(target)
-        return real_error(pred, target, alpha)
+        return real_error(pred, target, alpha, **kwargs)
 
     def warp(source, depth, T, K):
         seen["sources"].append(source)

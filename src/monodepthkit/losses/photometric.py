@@ -1,6 +1,7 @@
 """Self-supervised photometric losses of Monodepth2 (founding report 5): pure functions of tensors.
 
-- `ssim_dissimilarity`: per-pixel ``(1 - SSIM) / 2`` on 3x3 reflection-padded windows.
+- `ssim_dissimilarity`: per-pixel ``(1 - SSIM) / 2`` on 3x3 reflection-padded windows;
+  `ssim_target_statistics` computes the target's side once for several predictions.
 - `photometric_error`: ``alpha * SSIM term + (1 - alpha) * L1``, per pixel (alpha = 0.85).
 - `min_reprojection`: per-pixel minimum (or the paper's average ablation) of the errors of the
   warped source frames, with auto-masking against the errors of the unwarped source frames.
@@ -11,6 +12,8 @@ Images are float tensors [B, C, H, W] in [0, 1]; errors are per pixel [B, 1, H, 
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -27,7 +30,41 @@ IDENTITY_TIE_BREAK = 1e-5
 REDUCTIONS = ("min", "mean")
 
 
-def ssim_dissimilarity(x: Tensor, y: Tensor) -> Tensor:
+class SsimTarget(NamedTuple):
+    """The target's side of `ssim_dissimilarity`, shared by every prediction compared with it.
+
+    Attributes:
+        padded: [B, C, H + 2, W + 2] the target, reflection-padded by one pixel.
+        mean: [B, C, H, W] its 3x3 local means.
+        variance: [B, C, H, W] its 3x3 local variances.
+    """
+
+    padded: Tensor
+    mean: Tensor
+    variance: Tensor
+
+
+def ssim_target_statistics(target: Tensor) -> SsimTarget:
+    """Local means and variances of ``target`` for `ssim_dissimilarity`'s ``y_statistics``.
+
+    A loss that compares several predictions with one target (the warped source views of
+    every scale and the unwarped ones of auto-masking) computes these once; the results are
+    the numbers `ssim_dissimilarity` would compute for ``y`` itself.
+
+    Args:
+        target: [B, C, H, W] image in [0, 1], H and W at least 2.
+
+    Returns:
+        The target's `SsimTarget`.
+    """
+    check_shape(target, "B C H W", "ssim_target_statistics: target")
+    _check_ssim_size(target, "ssim_target_statistics")
+    padded = F.pad(target, (1, 1, 1, 1), mode="reflect")
+    mean = _box_mean_3x3(padded)
+    return SsimTarget(padded, mean, _box_mean_3x3(padded * padded) - mean * mean)
+
+
+def ssim_dissimilarity(x: Tensor, y: Tensor, y_statistics: SsimTarget | None = None) -> Tensor:
     """Structural dissimilarity ``clamp((1 - SSIM) / 2, 0, 1)`` per pixel and channel.
 
     Local means, variances and covariance come from a 3x3 box window over the images padded by
@@ -36,29 +73,30 @@ def ssim_dissimilarity(x: Tensor, y: Tensor) -> Tensor:
     Args:
         x: [B, C, H, W] image in [0, 1], H and W at least 2.
         y: [B, C, H, W] image in [0, 1].
+        y_statistics: ``ssim_target_statistics(y)`` when already computed (the same numbers;
+            saves two of the five window means), else None.
 
     Returns:
         [B, C, H, W] dissimilarity in [0, 1]; 0 where the windows are identical.
     """
     _check_images(x, y, "ssim_dissimilarity")
-    if min(x.shape[-2:]) < 2:
-        raise InputError(
-            f"ssim_dissimilarity needs images of at least 2x2 pixels (3x3 windows with "
-            f"reflection padding), got {tuple(x.shape[-2:])}"
-        )
+    _check_ssim_size(x, "ssim_dissimilarity")
+    y_padded, mu_y, sigma_y = y_statistics or ssim_target_statistics(y)
     x = F.pad(x, (1, 1, 1, 1), mode="reflect")
-    y = F.pad(y, (1, 1, 1, 1), mode="reflect")
-    mu_x = F.avg_pool2d(x, 3, stride=1)
-    mu_y = F.avg_pool2d(y, 3, stride=1)
-    sigma_x = F.avg_pool2d(x * x, 3, stride=1) - mu_x * mu_x
-    sigma_y = F.avg_pool2d(y * y, 3, stride=1) - mu_y * mu_y
-    sigma_xy = F.avg_pool2d(x * y, 3, stride=1) - mu_x * mu_y
+    mu_x = _box_mean_3x3(x)
+    sigma_x = _box_mean_3x3(x * x) - mu_x * mu_x
+    sigma_xy = _box_mean_3x3(x * y_padded) - mu_x * mu_y
     numerator = (2 * mu_x * mu_y + SSIM_C1) * (2 * sigma_xy + SSIM_C2)
     denominator = (mu_x * mu_x + mu_y * mu_y + SSIM_C1) * (sigma_x + sigma_y + SSIM_C2)
     return ((1 - numerator / denominator) / 2).clamp(0.0, 1.0)
 
 
-def photometric_error(pred: Tensor, target: Tensor, alpha: float = 0.85) -> Tensor:
+def photometric_error(
+    pred: Tensor,
+    target: Tensor,
+    alpha: float = 0.85,
+    target_statistics: SsimTarget | None = None,
+) -> Tensor:
     """Per-pixel photometric reprojection error ``alpha * SSIM term + (1 - alpha) * L1``.
 
     Both terms are averaged over the colour channels. ``alpha = 0`` gives the plain L1 error
@@ -68,6 +106,8 @@ def photometric_error(pred: Tensor, target: Tensor, alpha: float = 0.85) -> Tens
         pred: [B, C, H, W] reconstructed (warped) image in [0, 1].
         target: [B, C, H, W] target image in [0, 1].
         alpha: weight of the SSIM term, in [0, 1] (Monodepth2: 0.85).
+        target_statistics: ``ssim_target_statistics(target)``, when the caller compares
+            several predictions with one target (the same numbers), else None.
 
     Returns:
         [B, 1, H, W] error per pixel.
@@ -78,7 +118,7 @@ def photometric_error(pred: Tensor, target: Tensor, alpha: float = 0.85) -> Tens
     l1 = (pred - target).abs().mean(dim=1, keepdim=True)
     if alpha == 0.0:
         return l1
-    ssim = ssim_dissimilarity(pred, target).mean(dim=1, keepdim=True)
+    ssim = ssim_dissimilarity(pred, target, target_statistics).mean(dim=1, keepdim=True)
     return alpha * ssim + (1.0 - alpha) * l1
 
 
@@ -174,6 +214,25 @@ def _reduce_frames(errors: Tensor, reduce: str) -> Tensor:
     if reduce == "mean":
         return errors.mean(dim=1, keepdim=True)
     return errors.min(dim=1, keepdim=True).values
+
+
+def _box_mean_3x3(padded: Tensor) -> Tensor:
+    """Means of the 3x3 windows of [B, C, H + 2, W + 2] -> [B, C, H, W].
+
+    ``F.avg_pool2d(padded, 3, stride=1)`` up to float rounding (the sums are taken in another
+    order), as row sums then column sums: on the CPU about 5x faster forward and 2x backward
+    than the pooling kernel, which is a sixth of a Monodepth2 training step there.
+    """
+    rows = padded[..., :, :-2] + padded[..., :, 1:-1] + padded[..., :, 2:]
+    return (rows[..., :-2, :] + rows[..., 1:-1, :] + rows[..., 2:, :]) / 9
+
+
+def _check_ssim_size(image: Tensor, name: str) -> None:
+    if min(image.shape[-2:]) < 2:
+        raise InputError(
+            f"{name} needs images of at least 2x2 pixels (3x3 windows with reflection "
+            f"padding), got {tuple(image.shape[-2:])}"
+        )
 
 
 def _check_images(a: Tensor, b: Tensor, name: str) -> None:

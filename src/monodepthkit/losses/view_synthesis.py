@@ -24,9 +24,11 @@ from monodepthkit.geometry.disparity import mean_inverse_depth
 from monodepthkit.geometry.pose import transformation_from_parameters
 from monodepthkit.geometry.warp import warp_to_target
 from monodepthkit.losses.photometric import (
+    SsimTarget,
     edge_aware_smoothness,
     min_reprojection,
     photometric_error,
+    ssim_target_statistics,
 )
 from monodepthkit.models.outputs import depth_key, disparity_key, output_scales
 
@@ -76,6 +78,8 @@ def view_synthesis_loss(
     height, width = target.shape[-2:]
     scales = output_scales(outputs)
     identity_by_size: dict[tuple[int, ...], Tensor] = {}
+    # The SSIM statistics of the target, like the identity errors, depend on its size only.
+    statistics_by_size: dict[tuple[int, ...], SsimTarget | None] = {}
     total, photometric_sum, smoothness_sum = 0.0, 0.0, 0.0
     automask_fraction = None
     for scale in scales:
@@ -102,12 +106,19 @@ def view_synthesis_loss(
                 scale_transforms[key] = transformation_from_parameters(
                     axis_angle, translation * inverse_mean, invert=invert
                 )
+        size = tuple(scale_target.shape[-2:])
+        if size not in statistics_by_size:
+            statistics_by_size[size] = (
+                ssim_target_statistics(scale_target) if ssim_weight > 0 else None
+            )
+        statistics = statistics_by_size[size]
         errors = torch.cat(
             [
                 photometric_error(
                     warp_to_target(scale_sources[key], depth, T, scale_K)[0],
                     scale_target,
                     ssim_weight,
+                    target_statistics=statistics,
                 )
                 for key, T in scale_transforms.items()
             ],
@@ -116,9 +127,10 @@ def view_synthesis_loss(
         identity = None
         if automask:
             # At full resolution the identity errors are the same for every scale.
-            size = tuple(scale_target.shape[-2:])
             if size not in identity_by_size:
-                identity_by_size[size] = _identity_errors(scale_target, scale_sources, ssim_weight)
+                identity_by_size[size] = _identity_errors(
+                    scale_target, scale_sources, ssim_weight, statistics
+                )
             identity = identity_by_size[size]
         per_pixel, kept = min_reprojection(errors, identity, reprojection)
         photometric = per_pixel.mean()
@@ -161,9 +173,20 @@ def velocity_loss(
     return torch.stack(errors).mean()
 
 
-def _identity_errors(target: Tensor, sources: Mapping[str, Tensor], alpha: float) -> Tensor:
+def _identity_errors(
+    target: Tensor,
+    sources: Mapping[str, Tensor],
+    alpha: float,
+    statistics: SsimTarget | None,
+) -> Tensor:
     """[B, N, H, W] photometric errors of the N unwarped source views (auto-masking)."""
-    return torch.cat([photometric_error(src, target, alpha) for src in sources.values()], 1)
+    return torch.cat(
+        [
+            photometric_error(src, target, alpha, target_statistics=statistics)
+            for src in sources.values()
+        ],
+        1,
+    )
 
 
 def _downsample(image: Tensor, size: Sequence[int]) -> Tensor:
