@@ -1,14 +1,21 @@
-"""The CPU training fast path (channels-last weights and frames, foreach Adam) computes the same
-loss and gradients as the plain path (benchmarks/bench_train_fast_path.py times the two)."""
+"""The CPU training fast path (channels-last weights and frames, fused or foreach Adam) computes
+the same loss, gradients and update as the plain path (benchmarks/bench_train_fast_path.py and
+benchmarks/bench_train_vs_monodepth2.py time them), and the task turns it on where it should."""
 
 from __future__ import annotations
 
 import copy
 
+import lightning as L
+import pytest
 import torch
 import torch.nn.functional as F
+from torch.utils.data import DataLoader
 
+from monodepthkit.data.folder import FolderDataset
+from monodepthkit.errors import MdkError
 from monodepthkit.tasks import SelfSupervisedTask
+from monodepthkit.tasks.optim import adam_kwargs
 
 SMALL = {"num_layers": 18, "pretrained": False}
 
@@ -75,3 +82,103 @@ def test_channels_last_gives_the_same_loss_and_gradients():
     changed_loss, changed_grads = _loss_and_gradients(fast_task, fast_batch)
     assert abs(changed_loss - plain_loss) > 1e-6 * abs(plain_loss)
     assert _worst_gradient_error(exact_grads, changed_grads) > 2 * plain_error
+
+
+def _task(**kwargs) -> SelfSupervisedTask:
+    torch.manual_seed(0)
+    return SelfSupervisedTask(
+        depth_model_kwargs=SMALL, pose_model_kwargs=SMALL, mode="mono", **kwargs
+    ).train()
+
+
+def _optimizer(task: SelfSupervisedTask) -> torch.optim.Optimizer:
+    optimizer = task.configure_optimizers()
+    return optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
+
+
+def test_the_tasks_cpu_defaults_give_the_plain_loss_gradients_and_update():
+    """The task's own options (channels_last None = on for the CPU, adam_implementation auto
+    = fused) against channels_last false and torch's default Adam: the same step."""
+    plain = _task(channels_last=False, adam_implementation=None)
+    fast = _task()
+    fast.load_state_dict(plain.state_dict())
+    assert not plain.set_training_memory_format(torch.device("cpu"))
+    assert fast.set_training_memory_format(torch.device("cpu"))
+    assert all(
+        p.is_contiguous(memory_format=torch.channels_last)
+        for module in (fast.net, fast.pose_net)
+        for p in module.parameters()
+        if p.dim() == 4
+    )
+    plain_optimizer, fast_optimizer = _optimizer(plain), _optimizer(fast)
+    assert plain_optimizer.defaults["fused"] is None and fast_optimizer.defaults["fused"]
+    batch = _smooth_frames(torch.Generator().manual_seed(1), 2, 64, 192)
+    _, exact_grads = _loss_and_gradients(
+        copy.deepcopy(plain).double(), {key: value.double() for key, value in batch.items()}
+    )
+    torch.manual_seed(5)  # the same auto-mask tie-break noise on both sides
+    plain_loss, plain_grads = _loss_and_gradients(plain, batch)
+    torch.manual_seed(5)
+    fast_loss, fast_grads = _loss_and_gradients(fast, batch)
+    assert abs(fast_loss - plain_loss) <= 1e-6 * abs(plain_loss)
+    plain_error = _worst_gradient_error(exact_grads, plain_grads)
+    assert plain_error < 1e-2
+    assert _worst_gradient_error(exact_grads, fast_grads) <= 2 * plain_error
+
+    # Adam's update: fused against the for-loop, from the same gradients; the first step
+    # moves every parameter with a gradient by about lr, so compare the moves.
+    before = {name: p.detach().clone() for name, p in plain.named_parameters()}
+    for name, p in fast.named_parameters():
+        p.grad = torch.empty_like(p).copy_(plain_grads[name])  # in the parameter's layout
+    for name, p in plain.named_parameters():
+        p.grad = plain_grads[name].clone()
+    plain_optimizer.step()
+    fast_optimizer.step()
+    lr = plain.hparams.lr
+    for name, p in plain.named_parameters():
+        plain_move = p.detach() - before[name]
+        fast_move = dict(fast.named_parameters())[name].detach() - before[name]
+        assert plain_move.abs().max() > 0.5 * lr, name
+        torch.testing.assert_close(fast_move, plain_move, rtol=0, atol=1e-3 * lr)
+
+
+def test_channels_last_is_on_for_the_cpu_only_unless_set():
+    assert _task().set_training_memory_format(torch.device("cpu"))
+    assert not _task().set_training_memory_format(torch.device("cuda"))
+    assert _task(channels_last=True).set_training_memory_format(torch.device("cuda", 0))
+    assert not _task(channels_last=False).set_training_memory_format(torch.device("cpu"))
+
+
+def test_adam_implementations():
+    cpu = [torch.nn.Parameter(torch.zeros(2))]
+    assert adam_kwargs("auto", cpu) == {"fused": True}
+    assert adam_kwargs("auto", [{"params": cpu}]) == {"fused": True}
+    assert adam_kwargs("auto", [torch.nn.Parameter(torch.zeros(2, device="meta"))]) == {}
+    assert adam_kwargs("foreach") == {"foreach": True}
+    assert adam_kwargs("for-loop") == {"foreach": False}
+    assert adam_kwargs(None) == {}
+    with pytest.raises(MdkError, match="adam_implementation must be one of auto, fused"):
+        _task(adam_implementation="lion")
+
+
+def test_fit_on_the_cpu_trains_channels_last_with_fused_adam(tiny_world, tmp_path):
+    """What ``mdk fit`` does: the task converts its networks when training starts."""
+    task = _task()
+    loader = DataLoader(
+        FolderDataset(tiny_world, "train", frame_offsets=(-1, 1)), batch_size=2, shuffle=False
+    )
+    before = next(p for p in task.net.parameters() if p.dim() == 4).detach().clone()
+    trainer = L.Trainer(
+        accelerator="cpu",
+        max_steps=1,
+        logger=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        enable_checkpointing=False,
+        default_root_dir=tmp_path,
+    )
+    trainer.fit(task, train_dataloaders=loader)
+    conv = next(p for p in task.net.parameters() if p.dim() == 4)
+    assert conv.is_contiguous(memory_format=torch.channels_last)
+    assert not torch.equal(conv.detach(), before)  # the optimiser updated the converted weights
+    assert trainer.optimizers[0].defaults["fused"]

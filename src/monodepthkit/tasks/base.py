@@ -32,7 +32,8 @@ class DepthTask(L.LightningModule):
       values and, on batches with ground truth, the protocol's depth metrics (`eval_align`);
     - `predict_step`: `forward` on the batch's image;
     - `configure_optimizers`: Adam with a step decay (`adam_with_step_decay`) from the
-      hyper-parameters ``lr``, ``weight_decay``, ``lr_milestones`` and ``lr_gamma``;
+      hyper-parameters ``lr``, ``weight_decay``, ``lr_milestones`` and ``lr_gamma`` (and
+      ``adam_implementation`` when the task has one; else torch's default kernels);
     - checkpoints that name the task's class (so `load_task` needs no config) and loading of
       state dicts written with the older names in `LEGACY_PREFIXES`.
 
@@ -121,7 +122,12 @@ class DepthTask(L.LightningModule):
     def configure_optimizers(self):
         hp = self.hparams
         return adam_with_step_decay(
-            _parameter_groups(self, hp.lr), hp.lr, hp.weight_decay, hp.lr_milestones, hp.lr_gamma
+            _parameter_groups(self, hp.lr),
+            hp.lr,
+            hp.weight_decay,
+            hp.lr_milestones,
+            hp.lr_gamma,
+            implementation=hp.get("adam_implementation"),
         )
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:

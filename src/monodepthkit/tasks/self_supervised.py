@@ -85,6 +85,7 @@ from monodepthkit.models.outputs import (
 )
 from monodepthkit.models.pose import create_pose_network
 from monodepthkit.tasks.base import DepthTask
+from monodepthkit.tasks.optim import adam_kwargs
 
 MODES = ("mono", "stereo", "mono+stereo")
 REPROJECTION_REDUCTIONS = ("min", "mean")
@@ -137,6 +138,13 @@ class SelfSupervisedTask(DepthTask):
         eval_max_depth: largest ground truth evaluated, metres (None: the protocol's).
         eval_align: per-image alignment of the validation metrics, ``none`` or ``median``;
             None = ``median`` for a relative model (`is_metric` False), else ``none``.
+        channels_last: convert the depth and pose networks' weights to channels-last memory
+            when training starts (oneDNN's faster convolution kernels on the CPU; the same
+            loss and gradients up to float rounding, tests/tasks/test_fast_path.py); None =
+            on when training on the CPU, off elsewhere.
+        adam_implementation: Adam's kernels (`monodepthkit.tasks.optim.adam_with_step_decay`):
+            ``auto`` (fused where torch has it: CPU, CUDA), ``fused``, ``foreach``,
+            ``for-loop`` or None (torch's default).
 
     The checkpoint stores these arguments, so `load_task` needs no config file.
     """
@@ -165,11 +173,14 @@ class SelfSupervisedTask(DepthTask):
         eval_min_depth: float | None = None,
         eval_max_depth: float | None = None,
         eval_align: str | None = None,
+        channels_last: bool | None = None,
+        adam_implementation: str | None = "auto",
     ) -> None:
         super().__init__(eval_protocol, eval_min_depth, eval_max_depth)
         self.save_hyperparameters()
         _check_choice("mode", mode, MODES)
         _check_choice("reprojection", reprojection, REPROJECTION_REDUCTIONS)
+        adam_kwargs(adam_implementation)  # an unknown name fails here, not at fit
         if eval_align is not None:
             _check_choice("eval_align", eval_align, EVAL_ALIGNMENTS)
         self.uses_stereo = mode != "mono"
@@ -236,6 +247,26 @@ class SelfSupervisedTask(DepthTask):
     def predicts_disparity(self) -> bool:
         """What the network declares; True when it is silent (Monodepth2, PackNet)."""
         return bool(getattr(getattr(self, "net", None), "predicts_disparity", True))
+
+    def set_training_memory_format(self, device: torch.device) -> bool:
+        """Convert the networks to channels-last memory if ``channels_last`` asks for it.
+
+        Called when training starts (`on_fit_start`); in place, so an optimiser built before
+        keeps the same parameters.
+
+        Args:
+            device: the device training runs on (None ``channels_last``: on for the CPU).
+
+        Returns:
+            Whether the networks are now channels-last.
+        """
+        choice = self.hparams.get("channels_last")
+        if not (device.type == "cpu" if choice is None else choice):
+            return False
+        self.net.to(memory_format=torch.channels_last)
+        if self.pose_net is not None:
+            self.pose_net.to(memory_format=torch.channels_last)
+        return True
 
     def forward(self, image: Tensor) -> dict[str, Tensor]:
         """Predict depth at the input size.
@@ -347,6 +378,7 @@ class SelfSupervisedTask(DepthTask):
     # --- Lightning hooks -----------------------------------------------------------------
 
     def on_fit_start(self) -> None:
+        self.set_training_memory_format(self.device)
         if (
             self.uses_stereo
             and self.hparams.stereo_baseline is not None
