@@ -15,7 +15,7 @@ from torch.utils.data import DataLoader
 from monodepthkit.data.folder import FolderDataset
 from monodepthkit.errors import MdkError
 from monodepthkit.tasks import SelfSupervisedTask
-from monodepthkit.tasks.optim import adam_kwargs
+from monodepthkit.tasks.optim import adam_kwargs, match_state_layout
 
 SMALL = {"num_layers": 18, "pretrained": False}
 
@@ -161,24 +161,72 @@ def test_adam_implementations():
         _task(adam_implementation="lion")
 
 
-def test_fit_on_the_cpu_trains_channels_last_with_fused_adam(tiny_world, tmp_path):
-    """What ``mdk fit`` does: the task converts its networks when training starts."""
-    task = _task()
+def test_a_resumed_nchw_adam_state_follows_channels_last_parameters():
+    """A checkpoint's NCHW Adam state on channels-last parameters: matched, fused Adam makes
+    the for-loop's update (unmatched, torch's fused kernel pairs the wrong elements)."""
+    torch.manual_seed(0)
+    start, grads = torch.randn(8, 4, 3, 3), [torch.randn(8, 4, 3, 3) for _ in range(2)]
+
+    def two_steps(fused: bool, channels_last: bool, match: bool) -> torch.Tensor:
+        param = torch.nn.Parameter(start.clone())
+        optimizer = torch.optim.Adam([param], lr=1e-2, **adam_kwargs("fused" if fused else None))
+        param.grad = grads[0].clone()
+        optimizer.step()  # the state is NCHW, as saved by a run without channels-last
+        if channels_last:
+            param.data = param.data.contiguous(memory_format=torch.channels_last)
+        if match:
+            match_state_layout(optimizer)
+            assert optimizer.state[param]["exp_avg"].stride() == param.stride()
+        param.grad = torch.empty_like(param).copy_(grads[1])
+        optimizer.step()
+        return param.detach()
+
+    expected = two_steps(fused=False, channels_last=False, match=False)
+    torch.testing.assert_close(two_steps(True, True, True), expected, rtol=0, atol=1e-7)
+    torch.testing.assert_close(two_steps(False, True, True), expected, rtol=0, atol=1e-7)
+    # The control: without matching, the fused update is wrong (so the matching matters).
+    assert (two_steps(True, True, False) - expected).abs().max() > 1e-3
+
+
+def _fit(task: SelfSupervisedTask, world, root, steps: int, ckpt_path=None) -> L.Trainer:
     loader = DataLoader(
-        FolderDataset(tiny_world, "train", frame_offsets=(-1, 1)), batch_size=2, shuffle=False
+        FolderDataset(world, "train", frame_offsets=(-1, 1)), batch_size=2, shuffle=False
     )
-    before = next(p for p in task.net.parameters() if p.dim() == 4).detach().clone()
     trainer = L.Trainer(
         accelerator="cpu",
-        max_steps=1,
+        max_steps=steps,
         logger=False,
         enable_progress_bar=False,
         enable_model_summary=False,
         enable_checkpointing=False,
-        default_root_dir=tmp_path,
+        default_root_dir=root,
     )
-    trainer.fit(task, train_dataloaders=loader)
+    trainer.fit(task, train_dataloaders=loader, ckpt_path=ckpt_path)
+    return trainer
+
+
+def test_fit_on_the_cpu_trains_channels_last_with_fused_adam(tiny_world, tmp_path):
+    """What ``mdk fit`` does: the task converts its networks when training starts, and a run
+    resumed from an NCHW checkpoint gets its Adam state in the parameters' layout."""
+    task = _task()
+    before = next(p for p in task.net.parameters() if p.dim() == 4).detach().clone()
+    trainer = _fit(task, tiny_world, tmp_path, steps=1)
     conv = next(p for p in task.net.parameters() if p.dim() == 4)
     assert conv.is_contiguous(memory_format=torch.channels_last)
     assert not torch.equal(conv.detach(), before)  # the optimiser updated the converted weights
     assert trainer.optimizers[0].defaults["fused"]
+
+    nchw = _task(channels_last=False)
+    trainer = _fit(nchw, tiny_world, tmp_path, steps=1)
+    checkpoint = tmp_path / "nchw.ckpt"
+    trainer.save_checkpoint(checkpoint)
+    resumed = _task()
+    trainer = _fit(resumed, tiny_world, tmp_path, steps=2, ckpt_path=checkpoint)
+    state = trainer.optimizers[0].state
+    assert state and all(
+        value.stride() == param.stride()
+        for param, values in state.items()
+        for value in values.values()
+        if value.shape == param.shape
+    )
+    assert any(p.is_contiguous(memory_format=torch.channels_last) and p.dim() == 4 for p in state)

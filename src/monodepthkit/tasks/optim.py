@@ -85,3 +85,25 @@ def adam_kwargs(
     if implementation == "fused":
         return {"fused": True}
     return {"foreach": implementation == "foreach"}
+
+
+def match_state_layout(optimizer: torch.optim.Optimizer) -> None:
+    """Store each parameter's optimiser state in the parameter's memory layout, in place.
+
+    A state restored from a checkpoint keeps the layout it was saved in (e.g. NCHW from a GPU
+    run), while a task may have changed its parameters' layout (channels-last on the CPU).
+    Fused Adam then computes wrong updates (torch 2.14 on the CPU: its kernel pairs the
+    elements by memory position); the for-loop and foreach updates are right but slower.
+
+    Args:
+        optimizer: its ``state`` tensors shaped like their parameter are copied into that
+            parameter's strides (values unchanged); others (``step``) are left alone.
+    """
+    for param, state in optimizer.state.items():
+        for key, value in state.items():
+            if (
+                isinstance(value, torch.Tensor)
+                and value.shape == param.shape
+                and value.stride() != param.stride()
+            ):
+                state[key] = torch.empty_like(param, dtype=value.dtype).copy_(value)

@@ -85,7 +85,7 @@ from monodepthkit.models.outputs import (
 )
 from monodepthkit.models.pose import create_pose_network
 from monodepthkit.tasks.base import DepthTask
-from monodepthkit.tasks.optim import adam_kwargs
+from monodepthkit.tasks.optim import adam_kwargs, match_state_layout
 
 MODES = ("mono", "stereo", "mono+stereo")
 REPROJECTION_REDUCTIONS = ("min", "mean")
@@ -251,8 +251,8 @@ class SelfSupervisedTask(DepthTask):
     def set_training_memory_format(self, device: torch.device) -> bool:
         """Convert the networks to channels-last memory if ``channels_last`` asks for it.
 
-        Called when training starts (`on_fit_start`); in place, so an optimiser built before
-        keeps the same parameters.
+        Called when training starts (`on_train_start`); in place, so an optimiser built before
+        keeps the same parameters (its state must then follow: `match_state_layout`).
 
         Args:
             device: the device training runs on (None ``channels_last``: on for the CPU).
@@ -377,8 +377,14 @@ class SelfSupervisedTask(DepthTask):
 
     # --- Lightning hooks -----------------------------------------------------------------
 
+    def on_train_start(self) -> None:
+        # Here, not in on_fit_start: a resumed run's optimiser state is restored in between,
+        # in the layout it was saved in, and must follow the parameters' (match_state_layout).
+        if self.set_training_memory_format(self.device):
+            for optimizer in self.trainer.optimizers:
+                match_state_layout(optimizer)
+
     def on_fit_start(self) -> None:
-        self.set_training_memory_format(self.device)
         if (
             self.uses_stereo
             and self.hparams.stereo_baseline is not None
