@@ -14,8 +14,9 @@ one) the script times, in one process, each path once per round and the rounds a
 - original test_simple: PIL LANCZOS resize to 640x192, ``ToTensor``, encoder, decoder, bilinear
   resize of ``("disp", 0)`` back to 1242x375, as NumPy;
 - the Predictor (uint8 array in, disparity map at 1242x375 out) with PyTorch, PyTorch
-  channels_last, ONNX Runtime float32 (the fastest exact path) and ONNX Runtime static int8
-  (calibrated on ``--calibration`` synthetic training frames);
+  channels_last, ONNX Runtime and OpenVINO float32 (exact) and the static int8 file
+  (calibrated on ``--calibration`` synthetic training frames) in both runtimes (OpenVINO rows
+  when openvino is installed);
 - the networks alone on the same 640x192 tensor.
 
 Each row gives the median time, the speed ratio to the original path, and the largest
@@ -31,6 +32,7 @@ checkpoint (random weights say little about accuracy).
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import os
 import platform
 import tempfile
@@ -206,7 +208,7 @@ def _predictors(checkpoint: Path, calibration: list[Path], threads: int) -> dict
     plain = Predictor.from_checkpoint(checkpoint, **options)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return {
+        predictors = {
             "PyTorch": plain,
             "PyTorch channels_last": Predictor.from_checkpoint(
                 checkpoint, channels_last=True, **options
@@ -216,6 +218,10 @@ def _predictors(checkpoint: Path, calibration: list[Path], threads: int) -> dict
                 quantize=True, calibration_images=calibration
             ),
         }
+    if importlib.util.find_spec("openvino") is not None:
+        predictors["OpenVINO fp32"] = predictors["ONNX Runtime fp32"].to_openvino()
+        predictors["OpenVINO int8"] = predictors["ONNX Runtime int8"].to_openvino()
+    return predictors
 
 
 def time_paths(encoder, decoder, predictors: dict, frame: np.ndarray, repeats: int) -> list[dict]:
@@ -241,7 +247,8 @@ def time_paths(encoder, decoder, predictors: dict, frame: np.ndarray, repeats: i
     for name, predictor in predictors.items():
         paths[f"Predictor, {name}"] = (lambda p=predictor: p(frame), "ours", "path")
     paths["original network alone"] = (original_network, "sigmoid", "net")
-    for name in ("PyTorch", "ONNX Runtime fp32", "ONNX Runtime int8"):
+    networks = [name for name in predictors if name != "PyTorch channels_last"]
+    for name in networks:
         runner = predictors[name].runner
         paths[f"our network alone, {name}"] = (
             lambda r=runner: r(tensor)[0, 0].numpy(),
@@ -301,22 +308,26 @@ def _accuracy_table(predictors: dict, synthetic_test: list[tuple[Path, np.ndarra
         sets["real KITTI frames (LiDAR)"] = kitti
     if redwood:
         sets["real Redwood frames (RGB-D)"] = redwood
-    fp32, int8 = predictors["PyTorch"], predictors["ONNX Runtime int8"]
+    fp32 = predictors["PyTorch"]
     lines = [
-        "| images | n | depth AbsRel int8 vs fp32 | max abs disparity diff | AbsRel vs GT fp32 "
-        "| AbsRel vs GT int8 | change |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| images | n | int8 runtime | depth AbsRel int8 vs fp32 | max abs disparity diff "
+        "| AbsRel vs GT fp32 | AbsRel vs GT int8 | change |",
+        "|---|---:|---|---:|---:|---:|---:|---:|",
     ]
     for name, frames in sets.items():
         images = [image for image, _ in frames]
-        loss = compare_quantized(int8, fp32, images)
         gt_fp32 = np.mean([_abs_rel(fp32(image), gt) for image, gt in frames])
-        gt_int8 = np.mean([_abs_rel(int8(image), gt) for image, gt in frames])
-        lines.append(
-            f"| {name} | {len(frames)} | {100 * loss['abs_rel']:.2f}% | "
-            f"{loss['max_abs_diff']:.3g} | {gt_fp32:.4f} | {gt_int8:.4f} | "
-            f"{100 * (gt_int8 - gt_fp32) / gt_fp32:+.2f}% |"
-        )
+        for runtime in ("ONNX Runtime", "OpenVINO"):
+            int8 = predictors.get(f"{runtime} int8")
+            if int8 is None:
+                continue
+            loss = compare_quantized(int8, fp32, images)
+            gt_int8 = np.mean([_abs_rel(int8(image), gt) for image, gt in frames])
+            lines.append(
+                f"| {name} | {len(frames)} | {runtime} | {100 * loss['abs_rel']:.2f}% | "
+                f"{loss['max_abs_diff']:.3g} | {gt_fp32:.4f} | {gt_int8:.4f} | "
+                f"{100 * (gt_int8 - gt_fp32) / gt_fp32:+.2f}% |"
+            )
     return "\n".join(lines)
 
 

@@ -1,4 +1,5 @@
-"""Fast CPU paths: ONNX Runtime float32 matches PyTorch, static int8 stays within 1% AbsRel."""
+"""Fast CPU paths: ONNX Runtime and OpenVINO float32 match PyTorch, static int8 stays within 1%
+AbsRel in both runtimes."""
 
 from __future__ import annotations
 
@@ -65,6 +66,15 @@ def predictors(tmp_path_factory) -> dict:
     }
 
 
+@pytest.fixture(scope="module")
+def openvino_predictors(predictors) -> dict:
+    pytest.importorskip("openvino")
+    return {
+        "onnx": predictors["onnx"].to_onnx(backend="openvino"),
+        "int8": predictors["int8"].to_openvino(),
+    }
+
+
 def test_onnxruntime_float_path_matches_pytorch(predictors):
     onnx = predictors["onnx"]
     assert onnx.backend == "onnxruntime" and onnx.resize_as_disparity
@@ -74,6 +84,42 @@ def test_onnxruntime_float_path_matches_pytorch(predictors):
     # Disparity (1/m) within 1e-4: the output is resized as a disparity on both paths.
     assert np.abs(1.0 / fast - 1.0 / plain).max() <= 1e-4
     assert np.abs(fast - plain).max() <= 1e-4 * max(1.0, float(np.abs(plain).max()))
+
+
+def test_openvino_float_path_matches_pytorch_at_two_sizes(predictors, openvino_predictors):
+    fast = openvino_predictors["onnx"]
+    assert fast.backend == "openvino" and fast.resize_as_disparity
+    assert fast.onnx_path == predictors["onnx"].onnx_path  # the same file, another runtime
+    image = _frames(1, 1)[0]
+    for size in (NET_SIZE, (64, 160)):  # two network shapes
+        fast.resolution = size
+        reference = Predictor(predictors["pytorch"].model, resolution=size, device="cpu")
+        out, plain = fast(image), reference(image)
+        assert out.shape == plain.shape == image.shape[:2]
+        assert np.abs(1.0 / out - 1.0 / plain).max() <= 1e-4
+    assert len(fast.runner._requests) == 2  # compiled once per input shape
+
+
+def test_openvino_runs_the_int8_file_within_one_percent(predictors, openvino_predictors):
+    int8 = openvino_predictors["int8"]
+    assert int8.backend == "openvino"
+    frames = _frames(2, 3)
+    loss = compare_quantized(int8, predictors["pytorch"], frames)
+    assert 0.0 < loss["abs_rel"] <= 0.01, loss  # quantised (not float), and within 1%
+    # The same quantised network: the two runtimes' int8 kernels round differently, by far
+    # less than the quantisation itself.
+    between = compare_quantized(int8, predictors["int8"], frames)
+    assert between["abs_rel"] <= 0.5 * loss["abs_rel"] + 1e-3, (between, loss)
+
+
+def test_openvino_missing_is_one_clear_error(predictors, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "openvino", None)  # import openvino raises ImportError
+    with pytest.raises(MdkError, match=r"pip install monodepthkit\[openvino\]"):
+        predictors["onnx"].to_onnx(backend="openvino")
+    with pytest.raises(MdkError, match="ONNX backend must be one of"):
+        predictors["pytorch"].to_onnx(backend="tensorrt")
 
 
 def test_int8_depth_within_one_percent_abs_rel_on_held_out_frames(predictors):
@@ -125,19 +171,38 @@ def test_export_quantize_command(tiny_checkpoint, tmp_path, capsys):
     assert compare_quantized(int8, plain, [images / "0.png"])["abs_rel"] < 0.05
 
 
-def test_predict_auto_backend_picks_onnxruntime_for_many_images(tiny_checkpoint, tmp_path, capsys):
+def test_predict_auto_backend_picks_the_fastest_runtime_for_many_images(
+    tiny_checkpoint, tmp_path, capsys
+):
+    import importlib.util
+
+    expected = "openvino" if importlib.util.find_spec("openvino") else "onnxruntime"
     images = tmp_path / "frames"
     images.mkdir()
     for index, frame in enumerate(_frames(4, 8)):
         Image.fromarray(frame[:, :128]).save(images / f"{index}.png")
     argv = ["predict", str(images), "--checkpoint", str(tiny_checkpoint), "--format", "npy"]
     assert main([*argv, "--out", str(tmp_path / "auto"), "--no-progress"]) == 0
-    assert "backend: onnxruntime" in capsys.readouterr().err
+    assert f"backend: {expected} float32" in capsys.readouterr().err
     assert main([*argv, "--out", str(tmp_path / "torch"), "--backend", "pytorch"]) == 0
     for index in range(8):
         auto = np.load(tmp_path / "auto" / f"{index}.npy")
         plain = np.load(tmp_path / "torch" / f"{index}.npy")
         assert np.abs(auto - plain).max() <= 1e-4 * max(1.0, float(np.abs(plain).max()))
+
+
+def test_predict_auto_runs_an_onnx_file_in_openvino(predictors, tmp_path, capsys):
+    pytest.importorskip("openvino")
+    image = tmp_path / "frame.png"
+    Image.fromarray(_frames(1, 1)[0]).save(image)
+    argv = ["predict", str(image), "--checkpoint", str(predictors["folder"] / "model.onnx")]
+    argv += ["--format", "npy", "--no-progress"]
+    assert main([*argv, "--out", str(tmp_path / "auto")]) == 0
+    assert "backend: openvino" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "ort"), "--backend", "onnxruntime"]) == 0
+    assert "openvino" not in capsys.readouterr().err
+    auto, ort = np.load(tmp_path / "auto" / "frame.npy"), np.load(tmp_path / "ort" / "frame.npy")
+    assert np.abs(1.0 / auto - 1.0 / ort).max() <= 1e-4
 
 
 def _quantization(path: Path) -> dict:

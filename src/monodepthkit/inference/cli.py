@@ -11,8 +11,8 @@ from monodepthkit.errors import MdkError
 
 DEFAULT_FORMATS = ("npy", "color")
 AUTO_ONNX_MIN_IMAGES = 8
-"""Images from which `mdk predict --backend auto` exports to onnxruntime on a CPU (the export
-and its check take a few seconds, each image then runs about 1.4x faster)."""
+"""Images from which `mdk predict --backend auto` exports to ONNX on a CPU (the export and its
+check take a few seconds; each image then runs faster, see `choose_backend`)."""
 CALIBRATION_COUNT = 32
 """Calibration images `mdk export --quantize` uses by default (spread over those given)."""
 
@@ -80,12 +80,13 @@ def add_predict_parser(commands) -> None:
     parser.add_argument(
         "--backend",
         default="auto",
-        choices=("auto", "pytorch", "onnxruntime"),
-        help="auto (default): on a CPU with onnxruntime installed and at least "
-        f"{AUTO_ONNX_MIN_IMAGES} images (or a video), export to ONNX and run onnxruntime, the "
-        "fastest exact CPU path (checked against PyTorch first); else PyTorch. onnxruntime "
-        "exports the checkpoint to ONNX first (or give an .onnx checkpoint, e.g. an int8 one "
-        "from `mdk export --quantize`)",
+        choices=("auto", "pytorch", "onnxruntime", "openvino"),
+        help="auto (default): on a CPU with at least "
+        f"{AUTO_ONNX_MIN_IMAGES} images (or a video), export to ONNX and run it with OpenVINO "
+        "(the fastest exact CPU path), else onnxruntime, whichever is installed, checked "
+        "against PyTorch first; else PyTorch; an .onnx checkpoint runs in OpenVINO when it is "
+        "installed. onnxruntime and openvino export the checkpoint to ONNX first (or give an "
+        ".onnx checkpoint, e.g. an int8 one from `mdk export --quantize`)",
     )
     camera = parser.add_argument_group("camera for --format ply (default: the checkpoint's)")
     for name in ("fx", "fy", "cx", "cy"):
@@ -99,7 +100,7 @@ def predict_command(args: argparse.Namespace) -> int:
     """Handler of `mdk predict`; returns 2 when some inputs could not be read."""
     from tqdm import tqdm
 
-    from monodepthkit.inference.predictor import Predictor
+    from monodepthkit.inference.predictor import ONNX_BACKENDS, Predictor
     from monodepthkit.inference.video import is_video, predict_video
     from monodepthkit.inference.writers import check_formats, write_prediction
 
@@ -117,8 +118,8 @@ def predict_command(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         backend=backend,
     )
-    if args.backend == "onnxruntime" and predictor.backend != "onnxruntime":
-        predictor = predictor.to_onnxruntime()
+    if args.backend in ONNX_BACKENDS and predictor.backend != args.backend:
+        predictor = predictor.to_onnx(backend=args.backend)
     if "ply" in formats and camera == "checkpoint" and predictor.intrinsics is None:
         raise MdkError(
             f"{args.checkpoint}: the checkpoint has no intrinsics; give --fx --fy [--cx --cy] "
@@ -183,13 +184,26 @@ def predict_command(args: argparse.Namespace) -> int:
     return 0
 
 
+def fastest_onnx_backend() -> str | None:
+    """The fastest installed ONNX runtime on a CPU: ``"openvino"`` (it fuses the padding and
+    activations that onnxruntime runs as separate passes), else ``"onnxruntime"``, else None."""
+    import importlib.util
+
+    for backend in ("openvino", "onnxruntime"):
+        if importlib.util.find_spec(backend) is not None:
+            return backend
+    return None
+
+
 def choose_backend(predictor, num_images: int, has_video: bool):
     """`mdk predict --backend auto`: the fastest exact path for this job.
 
     On a CPU, for at least `AUTO_ONNX_MIN_IMAGES` images or a video, a float32 PyTorch predictor
-    is exported to ONNX and run by onnxruntime when the export matches PyTorch within 1e-4 of
-    the output's magnitude; otherwise (a GPU, few images, no onnxruntime, an export that fails
-    or differs) the predictor is kept. Says on stderr what it chose and how to choose otherwise.
+    is exported to ONNX and run by the `fastest_onnx_backend` when the export matches PyTorch
+    within 1e-4 of the output's magnitude; otherwise (a GPU, few images, no ONNX runtime, an
+    export that fails or differs) the predictor is kept. An ONNX predictor (an .onnx
+    checkpoint) moves to OpenVINO when it is installed. Says on stderr what it chose and how to
+    choose otherwise.
 
     Args:
         predictor: the loaded `Predictor`.
@@ -199,24 +213,30 @@ def choose_backend(predictor, num_images: int, has_video: bool):
     Returns:
         The predictor to use.
     """
-    import importlib.util
-
+    backend = fastest_onnx_backend()
+    if predictor.backend == "onnxruntime" and backend == "openvino":
+        print(
+            "backend: openvino (faster than onnxruntime on this file; --backend onnxruntime "
+            "to keep onnxruntime)",
+            file=sys.stderr,
+        )
+        return predictor.to_onnx(backend=backend)
     if predictor.backend != "pytorch" or predictor.device.type != "cpu":
         return predictor
-    if predictor.precision != "fp32" or importlib.util.find_spec("onnxruntime") is None:
+    if predictor.precision != "fp32" or backend is None:
         return predictor
     if num_images < AUTO_ONNX_MIN_IMAGES and not has_video:
         if num_images > 1:
             print(
                 f"note: running PyTorch on the CPU; from {AUTO_ONNX_MIN_IMAGES} images on, "
-                "onnxruntime is used (exact, ~1.4x faster): --backend onnxruntime forces it",
+                f"{backend} is used (exact, faster): --backend {backend} forces it",
                 file=sys.stderr,
             )
         return predictor
     from monodepthkit.inference.export import verify_export
 
     try:
-        fast = predictor.to_onnxruntime()
+        fast = predictor.to_onnx(backend=backend)
         size = predictor.network_size(predictor.input_size or (192, 640))
         checks = verify_export(fast.runner, predictor.cpu_net(), size, False)
     except Exception as exc:  # any export failure falls back to the working PyTorch path
@@ -230,8 +250,9 @@ def choose_backend(predictor, num_images: int, has_video: bool):
         )
         return predictor
     print(
-        "backend: onnxruntime float32 (the fastest exact CPU path, checked against PyTorch; "
-        "--backend pytorch to turn it off; `mdk export --quantize` for a faster int8 model)",
+        f"backend: {backend} float32 (the fastest exact CPU path installed, checked against "
+        "PyTorch; --backend pytorch to turn it off; `mdk export --quantize` for a faster int8 "
+        "model)",
         file=sys.stderr,
     )
     return fast

@@ -52,12 +52,15 @@ from monodepthkit.inference.runners import (
     PRECISIONS,
     InferenceNet,
     OnnxRunner,
+    OpenVinoRunner,
     TorchRunner,
     write_onnx,
 )
 from monodepthkit.models.outputs import model_is_metric, model_predicts_disparity
 
-BACKENDS = ("pytorch", "onnxruntime")
+BACKENDS = ("pytorch", "onnxruntime", "openvino")
+ONNX_BACKENDS = ("onnxruntime", "openvino")
+"""The backends that run an exported ONNX file (`Predictor.to_onnx`)."""
 
 
 class Predictor:
@@ -66,7 +69,7 @@ class Predictor:
     Args:
         model: a task (`SupervisedTask`, `SelfSupervisedTask`, ...) or any module mapping image
             [B, 3, H, W] in [0, 1] to ``{"depth": [B, 1, H, W]}``. Ignored (None) for the
-            ``onnxruntime`` backend.
+            ONNX backends.
         input_size: (height, width) the model was trained at, or None if unknown.
         is_metric: whether the model's depth is metric; None reads ``model.is_metric`` (absent
             means metric). Relative models give ``output_kind == "disparity"``.
@@ -87,8 +90,9 @@ class Predictor:
             CPU and tensor cores).
         intrinsics: [3, 3] K in pixels of ``intrinsics_size`` images, for point clouds.
         intrinsics_size: (height, width) that ``intrinsics`` belong to.
-        backend: ``"pytorch"``, or ``"onnxruntime"`` with ``onnx_path``.
-        onnx_path: exported ONNX file for the ``onnxruntime`` backend.
+        backend: ``"pytorch"``, or with ``onnx_path`` ``"onnxruntime"`` or ``"openvino"``
+            (`ONNX_BACKENDS`; OpenVINO is the faster of the two on x86 CPUs).
+        onnx_path: exported ONNX file for the ONNX backends.
         info: free-form facts about the model (architecture, training data, metrics) used by
             model cards.
 
@@ -151,20 +155,23 @@ class Predictor:
         if self.intrinsics is not None and self.intrinsics_size is None:
             raise MdkError("intrinsics need intrinsics_size=(H, W), the image size K belongs to")
 
-        self.runner: TorchRunner | OnnxRunner
-        if backend == "onnxruntime":
+        self.runner: TorchRunner | OnnxRunner | OpenVinoRunner
+        if backend in ONNX_BACKENDS:
             if onnx_path is None:
-                raise MdkError("backend 'onnxruntime' needs onnx_path (see `mdk export`)")
+                raise MdkError(f"backend '{backend}' needs onnx_path (see `mdk export`)")
             self.onnx_path = Path(onnx_path)
             self.device = torch.device("cpu")
             self.model = None
             self.net = None
             self.resize_as_disparity = False
-            self.runner = OnnxRunner(self.onnx_path, select_device(device))
+            if backend == "openvino":
+                self.runner = OpenVinoRunner(self.onnx_path)
+            else:
+                self.runner = OnnxRunner(self.onnx_path, select_device(device))
             self.is_metric = True if is_metric is None else bool(is_metric)
         else:
             if model is None:
-                raise MdkError("Predictor needs a model (or backend='onnxruntime')")
+                raise MdkError("Predictor needs a model (or an ONNX backend with onnx_path)")
             self.onnx_path = None
             self.device = select_device(device)
             if is_metric is None:
@@ -213,8 +220,8 @@ class Predictor:
 
         Args:
             path: ``.ckpt`` file (a ``.onnx`` file goes to `from_onnx`).
-            **options: `Predictor` options; ``backend="onnxruntime"`` exports the model to a
-                temporary ONNX file first.
+            **options: `Predictor` options; an ONNX backend (``"onnxruntime"``,
+                ``"openvino"``) exports the model to a temporary ONNX file first.
 
         Raises:
             MdkError: not a monodepthkit checkpoint.
@@ -231,9 +238,7 @@ class Predictor:
         for key in ("input_size", "intrinsics", "intrinsics_size", "info"):
             options.setdefault(key, facts[key])
         predictor = cls(task, **options)
-        if backend == "onnxruntime":
-            return predictor.to_onnxruntime()
-        return predictor
+        return predictor.to_onnx(backend=backend) if backend in ONNX_BACKENDS else predictor
 
     @classmethod
     def from_pretrained(cls, name_or_path: str | Path, **options) -> Predictor:
@@ -259,17 +264,19 @@ class Predictor:
         options.setdefault("intrinsics_size", model.intrinsics_size)
         options.setdefault("info", model.info)
         predictor = cls(model.task, **options)
-        return predictor.to_onnxruntime() if backend == "onnxruntime" else predictor
+        return predictor.to_onnx(backend=backend) if backend in ONNX_BACKENDS else predictor
 
     @classmethod
     def from_onnx(cls, path: str | Path, **options) -> Predictor:
-        """Run an ONNX file written by `mdk export` with onnxruntime.
+        """Run an ONNX file written by `mdk export` with onnxruntime (or ``backend="openvino"``).
 
         The file's metadata (written by export) gives the output kind, training size, intrinsics
         and whether the image size may vary; a file exported with a fixed size runs at that size.
         """
         meta = read_onnx_metadata(path)
-        options.pop("backend", None)
+        backend = options.pop("backend", "onnxruntime")
+        if backend not in ONNX_BACKENDS:  # "pytorch" (the default elsewhere) or "auto"
+            backend = "onnxruntime"
         options.setdefault("input_size", meta.get("input_size"))
         options.setdefault("is_metric", meta.get("output_kind", "depth") == "depth")
         options.setdefault("intrinsics", meta.get("intrinsics"))
@@ -277,43 +284,51 @@ class Predictor:
         options.setdefault("info", meta.get("info"))
         if meta.get("dynamic_size") is False and meta.get("export_size") is not None:
             options["resolution"] = tuple(meta["export_size"])
-        predictor = cls(None, backend="onnxruntime", onnx_path=path, **options)
+        predictor = cls(None, backend=backend, onnx_path=path, **options)
         # Files written before this fact was stored resize the output as it comes.
         predictor.resize_as_disparity = bool(meta.get("resize_as_disparity", False))
         return predictor
 
-    def to_onnxruntime(
+    def to_onnx(
         self,
         path: str | Path | None = None,
         quantize: bool = False,
         calibration_images: Sequence | None = None,
+        backend: str = "onnxruntime",
     ) -> Predictor:
         """This predictor's model exported to ONNX (``path`` or a temporary file) and run by
-        onnxruntime, with the same options.
+        ``backend`` (onnxruntime or OpenVINO), with the same options.
 
-        Float32 (the default) is exact: its output matches this predictor's within about 1e-5
-        and it is the fastest exact CPU path (ONNX Runtime fuses batch norms into
-        convolutions and runs them in a blocked memory layout). ``quantize`` writes a static
-        int8 model instead (`monodepthkit.inference.quantize`), calibrated on
-        ``calibration_images`` (the user's own images, resized as the predictor resizes); it
-        is faster again but approximate: measure the loss with
+        Float32 (the default) is exact: its output matches this predictor's within about 1e-5.
+        Both runtimes fold batch norms into convolutions and run them in a blocked memory
+        layout; OpenVINO also fuses the reflection padding and ELU of Monodepth2's decoder, so
+        it is the fastest exact CPU path on x86 (benchmarks/bench_vs_monodepth2.py).
+        ``quantize`` writes a static int8 model instead (`monodepthkit.inference.quantize`),
+        calibrated on ``calibration_images`` (the user's own images, resized as the predictor
+        resizes); it is faster again but approximate: measure the loss with
         `monodepthkit.inference.quantize.compare_quantized`.
 
         Raises:
-            MdkError: ``quantize`` without calibration images, or an ONNX predictor asked to
-                quantise.
+            MdkError: an unknown backend, ``quantize`` without calibration images, or an ONNX
+                predictor asked to quantise.
         """
+        if backend not in ONNX_BACKENDS:
+            raise MdkError(
+                f"ONNX backend must be one of {', '.join(ONNX_BACKENDS)}, got '{backend}'"
+            )
         if self.net is None:
             if quantize:
                 raise MdkError("quantize needs a PyTorch predictor (quantise the float file)")
-            return self
+            if backend == self.backend:
+                return self
+            return Predictor.from_onnx(self.onnx_path, backend=backend, **self.options())
         if path is None:
             folder = Path(tempfile.mkdtemp(prefix="mdk_onnx_"))
             path = folder / ("model_int8.onnx" if quantize else "model.onnx")
         size = self.input_size or (192, 640)
         if not quantize:
             write_onnx(self.cpu_net(), path, size, DEFAULT_OPSET, facts=self.facts())
-            return Predictor.from_onnx(path, **self.options())
+            return Predictor.from_onnx(path, backend=backend, **self.options())
         from monodepthkit.inference.quantize import quantize_onnx
 
         if not calibration_images:
@@ -325,7 +340,25 @@ class Predictor:
             float_path = Path(folder) / "model.onnx"
             write_onnx(self.cpu_net(), float_path, net_size, DEFAULT_OPSET, facts=self.facts())
             quantize_onnx(float_path, path, calibration_images, size=net_size)
-        return Predictor.from_onnx(path, **self.options())
+        return Predictor.from_onnx(path, backend=backend, **self.options())
+
+    def to_onnxruntime(
+        self,
+        path: str | Path | None = None,
+        quantize: bool = False,
+        calibration_images: Sequence | None = None,
+    ) -> Predictor:
+        """`to_onnx` with onnxruntime."""
+        return self.to_onnx(path, quantize, calibration_images, backend="onnxruntime")
+
+    def to_openvino(
+        self,
+        path: str | Path | None = None,
+        quantize: bool = False,
+        calibration_images: Sequence | None = None,
+    ) -> Predictor:
+        """`to_onnx` with OpenVINO (``pip install monodepthkit[openvino]``)."""
+        return self.to_onnx(path, quantize, calibration_images, backend="openvino")
 
     def cpu_net(self) -> InferenceNet:
         """A float32 CPU copy of the network (what export writes; the predictor's own network
@@ -539,4 +572,4 @@ def _input_multiple(model_name: str | None) -> int:
     return 32
 
 
-__all__ = ["BACKENDS", "Predictor", "to_image_tensor"]
+__all__ = ["BACKENDS", "ONNX_BACKENDS", "Predictor", "to_image_tensor"]
