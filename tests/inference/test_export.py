@@ -90,3 +90,35 @@ def test_checkpoint_with_onnxruntime_backend_matches_pytorch(tiny_checkpoint, pr
     assert onnx_predictor.backend == "onnxruntime" and onnx_predictor.flip
     image = np.random.default_rng(2).integers(0, 256, (33, 65, 3), dtype=np.uint8)
     np.testing.assert_allclose(onnx_predictor(image), predictor(image, flip=True), atol=1e-4)
+
+
+class _SmallOutput(torch.nn.Module):
+    """Disparity-like outputs ~1e-2, as a random-weight relative model's."""
+
+    def forward(self, image):
+        return {"depth": 0.01 * image.mean(dim=1, keepdim=True) + 1e-3}
+
+
+def test_other_size_check_is_relative_to_the_output():
+    from monodepthkit.inference.runners import InferenceNet, works_at_other_size
+
+    net = InferenceNet(_SmallOutput()).eval()
+    assert works_at_other_size(net, net, (32, 64))
+    # 2 % off: a graph that froze its internal resolution; an absolute 1e-3 passed it
+    assert not works_at_other_size(lambda image: net(image) * 1.02, net, (32, 64))
+
+
+def test_a_model_that_declares_fixed_traced_sizes_is_exported_at_its_size(tmp_path):
+    from monodepthkit.inference.runners import InferenceNet, traces_dynamic_size, write_onnx
+
+    model = _SmallOutput()
+    net = InferenceNet(model).eval()
+    assert traces_dynamic_size(net)
+    assert write_onnx(net, tmp_path / "dynamic.onnx", (32, 64), 17) is True
+    model.traces_dynamic_size = False
+    assert not traces_dynamic_size(net)
+    assert write_onnx(net, tmp_path / "fixed.onnx", (32, 64), 17) is False
+    import onnx
+
+    axes = onnx.load(str(tmp_path / "fixed.onnx")).graph.input[0].type.tensor_type.shape.dim
+    assert [axis.dim_param or axis.dim_value for axis in axes] == ["batch", 3, 32, 64]

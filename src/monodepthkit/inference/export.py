@@ -27,6 +27,7 @@ from monodepthkit.inference.runners import (
     OnnxRunner,
     TorchScriptRunner,
     other_size,
+    traces_dynamic_size,
     works_at_other_size,
     write_onnx,
 )
@@ -107,7 +108,7 @@ def export_torchscript(
         warnings.simplefilter("ignore")
         with _lightning_tracing():
             traced = torch.jit.trace(net, torch.rand(1, 3, *size), check_trace=False)
-    dynamic_size = dynamic and works_at_other_size(traced, net, size)
+    dynamic_size = dynamic and traces_dynamic_size(net) and works_at_other_size(traced, net, size)
     facts = {**predictor.facts(), "export_size": list(size), "dynamic_size": dynamic_size}
     meta = json.dumps(facts)
     with warnings.catch_warnings():

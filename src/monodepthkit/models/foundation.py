@@ -49,6 +49,17 @@ The buffers are saved with the weights; a model never trained keeps centre 0, sp
 [min_depth, max_depth], in the units of the range (relative in monocular training). Metric
 variants need no mapping: their ``depth`` is already in metres and bounded by their heads.
 
+Export (`monodepthkit.inference.export`): a traced Depth Anything V2 or DPT graph runs at the
+example's size only. The wrapper's own resize computes the network size from Python ints, and
+``transformers`` sizes the patch grid the same way (``int()`` in Depth Anything's head, a
+square reshape in DPT's reassemble stage), so the tracer records that size as a constant while
+the final resize to the input stays dynamic: at another size the file ran the network at the
+example's resolution and was 2-98 % off PyTorch, with the right output shape. The families say
+so (``traces_dynamic_size`` False) and are exported at a fixed size, where they match PyTorch
+to float rounding. ZoeDepth and GLPN keep dynamic image sizes (checked at a second size);
+ZoeDepth's graph is fixed at batch 1 (its reassemble stage splits the stacked stages with the
+traced batch size), a ``transformers`` limit not worked around here.
+
 ``pretrained: true`` loads the published weights with ``from_pretrained`` (a Hub id, or a local
 folder of the same layout through ``checkpoint``); offline a model is built from its config with
 random weights (``pretrained: false``). ``transformers`` is an optional dependency
@@ -104,6 +115,11 @@ class Family:
         encoder: attribute of the ``transformers`` model holding its image encoder.
         config: builds the ``transformers`` config of a variant offline.
         offline_variants: variants without published weights (test sizes).
+        traces_dynamic_size: a traced (ONNX, TorchScript) graph of the family takes other image
+            sizes than the example's. False where ``transformers`` sizes the patch grid with
+            Python ints (``int()`` in Depth Anything's head, constant reshapes in DPT's
+            reassemble stage), which the tracer records as constants; export then writes a
+            fixed-size file.
     """
 
     name: str
@@ -117,6 +133,7 @@ class Family:
     encoder: str
     config: Callable[[str], object] = field(repr=False)
     offline_variants: tuple[str, ...] = (TINY,)
+    traces_dynamic_size: bool = True
 
     @property
     def variants(self) -> list[str]:
@@ -165,6 +182,8 @@ class FoundationDepthModel(nn.Module):
             without ``depth_range``), so ``depth`` is not a depth up to scale only.
         depth_range: ``(min_depth, max_depth)`` or None.
         num_scales: 1 (one output scale: ``depth`` and ``disp``).
+        traces_dynamic_size: ``family.traces_dynamic_size``, read by the exporters
+            (`monodepthkit.inference.runners.traces_dynamic_size`).
         hub_id: the weights' Hub id or folder, None for ``tiny``.
         model: the ``transformers`` model.
     """
@@ -202,6 +221,7 @@ class FoundationDepthModel(nn.Module):
         self.is_metric = variant in family.metric_depth
         self.predicts_disparity = not self.is_metric
         self.num_scales = 1
+        self.traces_dynamic_size = family.traces_dynamic_size
         if max_depth is not None and not self.is_metric:
             raise InputError(
                 f"{family.name}: max_depth is for metric variants "
@@ -593,6 +613,7 @@ FAMILIES: dict[str, Family] = {
             encoder="backbone",
             config=_depth_anything_config,
             offline_variants=(TINY, *(f"{kind}_{TINY}" for kind in _DA_METRIC)),
+            traces_dynamic_size=False,
         ),
         Family(
             name="dpt",
@@ -605,6 +626,7 @@ FAMILIES: dict[str, Family] = {
             square=True,
             encoder="dpt",
             config=_dpt_config,
+            traces_dynamic_size=False,
         ),
         Family(
             name="zoedepth",
