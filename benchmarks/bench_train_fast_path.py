@@ -4,16 +4,18 @@
     OMP_NUM_THREADS=1 python benchmarks/bench_train_fast_path.py --size 192x640 --rounds 5
 
 One process, the two paths alternating step by step (so machine load hits both alike), mono,
-ResNet-18 depth + separate ResNet-18 pose, random weights and frames. Plain: contiguous (NCHW)
-tensors and Adam's per-parameter loop. Fast: channels-last weights and frames and Adam's
-``foreach`` implementation; the loss and its gradients are the same numbers
-(tests/tasks/test_fast_path.py). Prints a markdown table with the median step times and the ratio.
+ResNet-18 depth + separate ResNet-18 pose, random weights and frames. Plain: the task with
+``channels_last: false`` and ``adam_implementation: null`` (NCHW weights, Adam's per-parameter
+loop). Fast: the task's CPU defaults, as ``mdk fit`` applies them (``channels_last`` weights set
+by `set_training_memory_format` when training starts, fused Adam from `configure_optimizers`);
+the loss, its gradients and the update are the same numbers (tests/tasks/test_fast_path.py).
+benchmarks/bench_train_vs_monodepth2.py times both against the original Monodepth2 code.
+Prints a markdown table with the median step times and the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
-import copy
 import statistics
 import time
 
@@ -22,17 +24,20 @@ import torch
 from bench_selfsup import make_batch, parse_size
 from monodepthkit.tasks import SelfSupervisedTask
 
+LAYERS = {"num_layers": 18, "pretrained": False}
 
-def build_step(task: SelfSupervisedTask, batch: dict, fast: bool):
-    """One full training step (loss, backward, Adam) of ``task`` on ``batch``."""
-    task = copy.deepcopy(task)
+
+def build_step(state: dict, batch: dict, fast: bool):
+    """One full training step (loss, backward, Adam) of a task with the weights ``state``."""
+    options = {"channels_last": False, "adam_implementation": None}
     if fast:
-        task = task.to(memory_format=torch.channels_last)
-        batch = {
-            key: value.contiguous(memory_format=torch.channels_last) if value.dim() == 4 else value
-            for key, value in batch.items()
-        }
-    optimizer = torch.optim.Adam(task.parameters(), lr=1e-4, foreach=fast)
+        options = {"channels_last": None, "adam_implementation": "auto"}
+    task = SelfSupervisedTask(
+        depth_model_kwargs=LAYERS, pose_model_kwargs=LAYERS, mode="mono", **options
+    )
+    task.load_state_dict(state)
+    task.set_training_memory_format(torch.device("cpu"))
+    optimizer = task.configure_optimizers()
     task.train()
 
     def step() -> None:
@@ -54,10 +59,11 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    layers = {"num_layers": 18, "pretrained": False}
-    task = SelfSupervisedTask(depth_model_kwargs=layers, pose_model_kwargs=layers, mode="mono")
+    state = SelfSupervisedTask(
+        depth_model_kwargs=LAYERS, pose_model_kwargs=LAYERS, mode="mono"
+    ).state_dict()
     batch = make_batch(args.batch, args.size, "mono", torch.device("cpu"))
-    steps = {"plain": build_step(task, batch, False), "fast": build_step(task, batch, True)}
+    steps = {"plain": build_step(state, batch, False), "fast": build_step(state, batch, True)}
     for step in steps.values():
         step()  # warm-up
     times: dict[str, list[float]] = {name: [] for name in steps}
