@@ -10,6 +10,7 @@ from torch import Tensor
 from monodepthkit.data import batch as keys
 from monodepthkit.data.batch import validate_batch
 from monodepthkit.errors import MdkError
+from monodepthkit.eval.modes import ALIGN_MODES
 from monodepthkit.losses import build_supervised_loss
 from monodepthkit.models import create_model
 from monodepthkit.models.outputs import DEPTH, output_head_range
@@ -43,6 +44,11 @@ class SupervisedTask(DepthTask):
             [min_depth, max_depth]: ``keep`` it (default), ``clip`` it to the range (report 2:
             "the depth maps have a lower bound of 0.5 meters and an upper bound of 4 meters")
             or ``mask`` it out of the loss. Validation metrics always use the raw ground truth.
+        eval_align: per-image alignment of the validation metrics (`monodepthkit.eval`'s
+            modes); None = what ``mdk eval`` uses by default: ``median`` for a relative
+            network (``is_metric`` False, e.g. a relative foundation model, whose
+            affine-invariant depth scores nothing unaligned), else ``none``. A relative
+            foundation model's papers align with ``scale_shift_disp``.
 
     The checkpoint stores these arguments, so `load_from_checkpoint` needs no config file.
     """
@@ -62,6 +68,7 @@ class SupervisedTask(DepthTask):
         eval_min_depth: float | None = None,
         eval_max_depth: float | None = None,
         target_range: str = "keep",
+        eval_align: str | None = None,
     ) -> None:
         super().__init__(eval_protocol, eval_min_depth, eval_max_depth)
         self.save_hyperparameters()
@@ -76,6 +83,12 @@ class SupervisedTask(DepthTask):
                 f"'{model}' has none (use target_range: keep)"
             )
         self.loss_fn = build_supervised_loss(loss, **(loss_kwargs or {}))
+        if eval_align is not None and eval_align not in ALIGN_MODES:
+            raise MdkError(
+                f"SupervisedTask: eval_align must be one of {', '.join(ALIGN_MODES)}, "
+                f"got {eval_align!r} (or null: median for a relative model, else none)"
+            )
+        self.eval_align = eval_align or ("none" if self.is_metric else "median")
         self._range_checked = False
 
     def model_step(self, batch: dict) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
