@@ -316,13 +316,13 @@ def _accuracy_table(predictors: dict, synthetic_test: list[tuple[Path, np.ndarra
     ]
     for name, frames in sets.items():
         images = [image for image, _ in frames]
-        gt_fp32 = np.mean([_abs_rel(fp32(image), gt) for image, gt in frames])
+        gt_fp32 = np.mean([_abs_rel(fp32(image), gt, fp32.output_kind) for image, gt in frames])
         for runtime in ("ONNX Runtime", "OpenVINO"):
             int8 = predictors.get(f"{runtime} int8")
             if int8 is None:
                 continue
             loss = compare_quantized(int8, fp32, images)
-            gt_int8 = np.mean([_abs_rel(int8(image), gt) for image, gt in frames])
+            gt_int8 = np.mean([_abs_rel(int8(image), gt, fp32.output_kind) for image, gt in frames])
             lines.append(
                 f"| {name} | {len(frames)} | {runtime} | {100 * loss['abs_rel']:.2f}% | "
                 f"{loss['max_abs_diff']:.3g} | {gt_fp32:.4f} | {gt_int8:.4f} | "
@@ -331,10 +331,11 @@ def _accuracy_table(predictors: dict, synthetic_test: list[tuple[Path, np.ndarra
     return "\n".join(lines)
 
 
-def _abs_rel(disparity: np.ndarray, gt: np.ndarray) -> float:
-    """AbsRel of 1 / disparity against ``gt`` (metres, 0 = none) after median scaling, depth
-    capped at 80 m."""
-    depth = 1.0 / np.asarray(disparity, np.float64)
+def _abs_rel(prediction: np.ndarray, gt: np.ndarray, kind: str) -> float:
+    """AbsRel of a predictor's output (``kind`` ``disparity``: 1 / depth; ``depth``: metres)
+    against ``gt`` (metres, 0 = none) after median scaling, depth capped at 80 m."""
+    prediction = np.asarray(prediction, np.float64)
+    depth = 1.0 / prediction if kind == "disparity" else prediction
     valid = (gt > 1e-3) & (gt < 80.0)
     depth, gt = depth[valid], gt[valid]
     depth = np.clip(depth * np.median(gt) / np.median(depth), 1e-3, 80.0)
