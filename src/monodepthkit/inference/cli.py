@@ -100,7 +100,7 @@ def predict_command(args: argparse.Namespace) -> int:
     """Handler of `mdk predict`; returns 2 when some inputs could not be read."""
     from tqdm import tqdm
 
-    from monodepthkit.inference.predictor import ONNX_BACKENDS, Predictor
+    from monodepthkit.inference.predictor import Predictor
     from monodepthkit.inference.video import is_video, predict_video
     from monodepthkit.inference.writers import check_formats, write_prediction
 
@@ -108,7 +108,18 @@ def predict_command(args: argparse.Namespace) -> int:
     camera = _camera_args(args)
     if "ply" in formats and camera is None:
         raise MdkError("--format ply needs a camera: --fx --fy [--cx --cy] or --fov")
-    backend = "pytorch" if args.backend == "auto" else args.backend
+    backend = args.backend
+    if backend == "auto":
+        # An exported file runs in the fastest installed runtime; anything else starts in
+        # PyTorch, and `choose_backend` decides once the number of inputs is known.
+        is_onnx = Path(args.checkpoint).suffix.lower() == ".onnx"
+        backend = (fastest_onnx_backend() or "onnxruntime") if is_onnx else "pytorch"
+        if backend == "openvino":
+            print(
+                "backend: openvino (faster than onnxruntime on this file; --backend onnxruntime "
+                "to keep onnxruntime)",
+                file=sys.stderr,
+            )
     predictor = Predictor.load(
         args.checkpoint,
         resolution=_parse_resolution(args.resolution),
@@ -118,8 +129,6 @@ def predict_command(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         backend=backend,
     )
-    if args.backend in ONNX_BACKENDS and predictor.backend != args.backend:
-        predictor = predictor.to_onnx(backend=args.backend)
     if "ply" in formats and camera == "checkpoint" and predictor.intrinsics is None:
         raise MdkError(
             f"{args.checkpoint}: the checkpoint has no intrinsics; give --fx --fy [--cx --cy] "
@@ -201,8 +210,8 @@ def choose_backend(predictor, num_images: int, has_video: bool):
     On a CPU, for at least `AUTO_ONNX_MIN_IMAGES` images or a video, a float32 PyTorch predictor
     is exported to ONNX and run by the `fastest_onnx_backend` when the export matches PyTorch
     within 1e-4 of the output's magnitude; otherwise (a GPU, few images, no ONNX runtime, an
-    export that fails or differs) the predictor is kept. An ONNX predictor (an .onnx
-    checkpoint) moves to OpenVINO when it is installed. Says on stderr what it chose and how to
+    export that fails or differs) the predictor is kept (an .onnx checkpoint is already loaded
+    in the fastest runtime by `predict_command`). Says on stderr what it chose and how to
     choose otherwise.
 
     Args:
@@ -214,13 +223,6 @@ def choose_backend(predictor, num_images: int, has_video: bool):
         The predictor to use.
     """
     backend = fastest_onnx_backend()
-    if predictor.backend == "onnxruntime" and backend == "openvino":
-        print(
-            "backend: openvino (faster than onnxruntime on this file; --backend onnxruntime "
-            "to keep onnxruntime)",
-            file=sys.stderr,
-        )
-        return predictor.to_onnx(backend=backend)
     if predictor.backend != "pytorch" or predictor.device.type != "cpu":
         return predictor
     if predictor.precision != "fp32" or backend is None:
