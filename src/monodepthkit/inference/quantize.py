@@ -7,9 +7,10 @@ The convolutions whose rounding reaches the prediction most directly stay in flo
 (`float_nodes`): the first one (it sees the image itself) and the last three with everything
 after them (for Monodepth2 the full-resolution decoder stage, the disparity head and its
 sigmoid). On a trained stereo Monodepth2 (640x192 input, calibrated on 32 synthetic frames) this
-took the int8 depth's AbsRel against float32 from 1.3-1.6 % (only the head in float) to 0.9-1.05 %
-on synthetic, KITTI and Redwood frames, for about 10 % of the int8 time
-(benchmarks/bench_vs_monodepth2.py).
+took the int8 depth's AbsRel against float32 from 1.3-1.6 % (only the head in float) to 1.0-1.3 %
+on synthetic, KITTI and Redwood frames (benchmarks/bench_vs_monodepth2.py); it costs about a fifth
+of OpenVINO's int8 time and a third of ONNX Runtime's (30 -> 36 and 49 -> 66 ms of process CPU
+time per 640x192 image, measured while other processes shared the CPU).
 
 ONNX Runtime and OpenVINO both run the written file (``Predictor(backend=...)``); OpenVINO
 fuses the ELU and padding between the quantised convolutions and is the faster of the two.
