@@ -308,6 +308,11 @@ def run(name: str, seed: int, args: argparse.Namespace, evals: dict) -> dict:
             )
         print(f"  {name} seed {seed}: reusing {path}", flush=True)
         return saved["result"]
+    if args.reuse_only:
+        raise SystemExit(
+            f"{path} is missing and --reuse-only forbids training it: drop --reuse-only to train "
+            f"it ({args.cpu_minutes:g} CPU-minutes)"
+        )
     result = train_run(name, seed, args, evals)
     args.results.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(".json.partial")
@@ -444,7 +449,15 @@ def main() -> None:
         "not trained again, so the matrix can be split over processes, resumed after a stop "
         "and printed as one table",
     )
+    parser.add_argument(
+        "--reuse-only",
+        action="store_true",
+        help="only print the tables of the runs in --results; a missing run is an error, "
+        "not trained",
+    )
     args = parser.parse_args()
+    if args.reuse_only and args.results is None:
+        parser.error("--reuse-only needs --results")
     groups = {"all": [n for n in CONFIGS if n not in DIAGNOSTICS], "diagnostics": DIAGNOSTICS}
     names = list(dict.fromkeys(n for c in args.configs for n in groups.get(c, [c])))
     unknown = [name for name in names if name not in CONFIGS]
