@@ -6,8 +6,15 @@ import lightning as L
 import pytest
 import torch
 
+from monodepthkit.errors import MdkError
 from monodepthkit.models.outputs import model_is_metric, model_predicts_disparity
-from monodepthkit.tasks import AdversarialTask, SelfSupervisedTask, SupervisedTask, load_task
+from monodepthkit.tasks import (
+    AdversarialTask,
+    DistillationTask,
+    SelfSupervisedTask,
+    SupervisedTask,
+    load_task,
+)
 from monodepthkit.tasks.base import DepthTask
 from monodepthkit.tasks.loading import TASK_KEY, task_class_path
 
@@ -105,3 +112,32 @@ def test_the_rename_applies_under_a_parent_module():
     result = torch.nn.ModuleDict({"task": fresh}).load_state_dict(old, strict=True)
     assert not result.missing_keys and not result.unexpected_keys
     assert torch.equal(fresh.net.encoder.conv1.weight, task.net.encoder.conv1.weight)
+
+
+@pytest.mark.parametrize(
+    ("build", "name"),
+    [
+        (lambda align: SupervisedTask(**UNET, eval_align=align), "SupervisedTask"),
+        (
+            lambda align: SelfSupervisedTask(
+                depth_model_kwargs=SMALL, mode="stereo", eval_align=align
+            ),
+            "SelfSupervisedTask",
+        ),
+        (
+            lambda align: DistillationTask(**UNET, eval_align=align),
+            "DistillationTask",
+        ),
+    ],
+)
+def test_every_task_checks_eval_align_and_defaults_to_mdk_evals_choice(build, name):
+    with pytest.raises(MdkError, match=rf"^{name}: eval_align must be one of .*'bogus'"):
+        build("bogus")
+    task = build(None)
+    assert task.eval_align == ("none" if task.is_metric else "median")
+    assert build("median").eval_align == "median"
+    if name == "SelfSupervisedTask":  # only per-image scalings the photometric scale allows
+        with pytest.raises(MdkError, match="one of none, median, got 'scale_shift_disp'"):
+            build("scale_shift_disp")
+    else:
+        assert build("scale_shift_disp").eval_align == "scale_shift_disp"

@@ -6,7 +6,9 @@ import lightning as L
 from torch import Tensor, nn
 
 from monodepthkit.data import batch as keys
+from monodepthkit.errors import MdkError
 from monodepthkit.eval import get_protocol
+from monodepthkit.eval.modes import ALIGN_MODES
 from monodepthkit.models.outputs import DEPTH, model_is_metric, model_predicts_disparity
 from monodepthkit.tasks.loading import TASK_KEY, task_class_path
 from monodepthkit.tasks.metrics import log_depth_metrics
@@ -72,6 +74,23 @@ class DepthTask(L.LightningModule):
         self.protocol = get_protocol(eval_protocol, eval_min_depth, eval_max_depth)
         self.eval_align = "none"
         self.register_load_state_dict_pre_hook(_rename_legacy_keys)
+
+    def choose_eval_align(self, eval_align: str | None, choices=ALIGN_MODES) -> str:
+        """The alignment of the validation metrics: ``eval_align`` checked against ``choices``
+        or, for None, what `mdk eval` does by default: ``median`` for a relative model
+        (`is_metric` False), ``none`` for a metric one. Call it once the network is built.
+
+        Raises:
+            MdkError: ``eval_align`` not in ``choices``, naming the task.
+        """
+        if eval_align is None:
+            return "none" if self.is_metric else "median"
+        if eval_align not in choices:
+            raise MdkError(
+                f"{type(self).__name__}: eval_align must be one of {', '.join(choices)}, "
+                f"got {eval_align!r} (or null: median for a relative model, else none)"
+            )
+        return eval_align
 
     def forward(self, image: Tensor) -> dict[str, Tensor]:
         """Predict depth: image [B, 3, H, W] in [0, 1] -> ``{"depth": [B, 1, H, W]}`` metres."""

@@ -45,7 +45,6 @@ from torch import Tensor, nn
 from monodepthkit.data import batch as keys
 from monodepthkit.data.batch import validate_batch
 from monodepthkit.errors import InputError, MdkError
-from monodepthkit.eval.modes import ALIGN_MODES
 from monodepthkit.losses import RELATIVE_LOSSES, SUPERVISED_LOSSES, build_supervised_loss
 from monodepthkit.models import create_model
 from monodepthkit.models.foundation import FAMILIES, variant_is_metric
@@ -146,12 +145,7 @@ class DistillationTask(DepthTask):
             )
         self.loss_name = loss
         self.net = create_model(model, **(model_kwargs or {}))
-        if eval_align is not None and eval_align not in ALIGN_MODES:
-            raise MdkError(
-                f"DistillationTask: eval_align must be one of {', '.join(ALIGN_MODES)}, "
-                f"got {eval_align!r}"
-            )
-        self.eval_align = eval_align or ("none" if self.is_metric else "median")
+        self.eval_align = self.choose_eval_align(eval_align)
         # A list hides the teacher from nn.Module: no state_dict entry, no parameters, no train().
         self._teacher: list[nn.Module] = []
 

@@ -181,8 +181,6 @@ class SelfSupervisedTask(DepthTask):
         _check_choice("mode", mode, MODES)
         _check_choice("reprojection", reprojection, REPROJECTION_REDUCTIONS)
         adam_kwargs(adam_implementation)  # an unknown name fails here, not at fit
-        if eval_align is not None:
-            _check_choice("eval_align", eval_align, EVAL_ALIGNMENTS)
         self.uses_stereo = mode != "mono"
         self.uses_frames = mode != "stereo"
         offsets = [-1, 1] if frame_offsets is None and self.uses_frames else frame_offsets or []
@@ -236,7 +234,7 @@ class SelfSupervisedTask(DepthTask):
         if not depth_scale > 0:
             raise MdkError(f"SelfSupervisedTask: depth_scale must be > 0, got {depth_scale}")
         self.depth_scale = float(depth_scale)
-        self.eval_align = eval_align or ("none" if self.is_metric else "median")
+        self.eval_align = self.choose_eval_align(eval_align, EVAL_ALIGNMENTS)
 
     @property
     def is_metric(self) -> bool:

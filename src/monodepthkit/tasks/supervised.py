@@ -10,7 +10,6 @@ from torch import Tensor
 from monodepthkit.data import batch as keys
 from monodepthkit.data.batch import validate_batch
 from monodepthkit.errors import MdkError
-from monodepthkit.eval.modes import ALIGN_MODES
 from monodepthkit.losses import build_supervised_loss
 from monodepthkit.models import create_model
 from monodepthkit.models.outputs import DEPTH, output_head_range
@@ -83,12 +82,7 @@ class SupervisedTask(DepthTask):
                 f"'{model}' has none (use target_range: keep)"
             )
         self.loss_fn = build_supervised_loss(loss, **(loss_kwargs or {}))
-        if eval_align is not None and eval_align not in ALIGN_MODES:
-            raise MdkError(
-                f"SupervisedTask: eval_align must be one of {', '.join(ALIGN_MODES)}, "
-                f"got {eval_align!r} (or null: median for a relative model, else none)"
-            )
-        self.eval_align = eval_align or ("none" if self.is_metric else "median")
+        self.eval_align = self.choose_eval_align(eval_align)
         self._range_checked = False
 
     def model_step(self, batch: dict) -> tuple[Tensor, dict[str, Tensor], dict[str, Tensor]]:
