@@ -25,12 +25,11 @@ import re
 import zipfile
 from pathlib import Path
 
-import lightning
 import torch
 from torch import Tensor
 
 from monodepthkit.errors import MdkError
-from monodepthkit.tasks.loading import TASK_KEY, task_class_path
+from monodepthkit.tasks.loading import save_task
 
 # ResNet depth from (block type, blocks per stage): torchvision's five ResNets.
 _RESNETS = {
@@ -109,24 +108,18 @@ def import_monodepth2(
         _load(task.pose_net, pose_state, f"pose files in {folder}")
     # The pose network of a depth-only import keeps its random initialisation (fine-tuning).
 
-    out = Path(out).expanduser()
-    out.parent.mkdir(parents=True, exist_ok=True)
-    checkpoint = {
-        "state_dict": task.state_dict(),
-        "hyper_parameters": dict(task.hparams),
-        TASK_KEY: task_class_path(task),
-        "pytorch-lightning_version": lightning.__version__,
+    return save_task(
+        task,
+        out,
         # Where `checkpoint_facts` (predictor, model cards) reads the training size.
-        "datamodule_hyper_parameters": {"image_size": [height, width]},
-        "mdk_import": {
+        datamodule_hyper_parameters={"image_size": [height, width]},
+        mdk_import={
             "source": "monodepth2",
             "weights_dir": str(folder),
             "files": sorted(p.name for p in folder.glob("*.pth")),
             "pose_model": pose_kind,
         },
-    }
-    torch.save(checkpoint, out)
-    return out
+    )
 
 
 # --- depth network ---------------------------------------------------------------------------

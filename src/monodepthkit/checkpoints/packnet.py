@@ -24,12 +24,11 @@ import types
 from collections import OrderedDict
 from pathlib import Path
 
-import lightning
 import torch
 from torch import Tensor
 
 from monodepthkit.errors import MdkError
-from monodepthkit.tasks.loading import TASK_KEY
+from monodepthkit.tasks.loading import save_task
 
 # Where the depth network's weights start, by format (the last: a bare PackNet01 state dict).
 DEPTH_PREFIXES = ("model.depth_net.", "depth_net.", "model.disp_network.", "disp_network.", "")
@@ -104,16 +103,9 @@ def convert_packnet(
             f"{ckpt}: the depth weights do not fit {_network_name(model_kwargs)}: "
             f"missing {missing[:5]}, unexpected {unexpected[:5]}, wrong shape {mismatched[:5]}"
         )
-    checkpoint = {
-        "state_dict": task.state_dict(),
-        "hyper_parameters": dict(task.hparams),
-        TASK_KEY: f"{SupervisedTask.__module__}.{SupervisedTask.__qualname__}",
-        "pytorch-lightning_version": lightning.__version__,
-        "packnet_sfm": {"source": str(ckpt), "network": _network_name(model_kwargs)},
-    }
-    out.parent.mkdir(parents=True, exist_ok=True)
-    torch.save(checkpoint, out)
-    return out
+    return save_task(
+        task, out, packnet_sfm={"source": str(ckpt), "network": _network_name(model_kwargs)}
+    )
 
 
 def read_packnet_checkpoint(path: str | Path) -> dict:

@@ -57,6 +57,37 @@ def load_task(path: str | Path, map_location: str | torch.device = "cpu") -> L.L
     return task_from_checkpoint(read_checkpoint(path, map_location))
 
 
+def save_task(task: L.LightningModule, path: str | Path, **extra) -> Path:
+    """Write ``task`` as a checkpoint that `load_task` rebuilds, without a Lightning trainer.
+
+    The file is written next to ``path`` first and renamed over it, so a crash never leaves a
+    half-written checkpoint.
+
+    Args:
+        task: a monodepthkit task.
+        path: ``.ckpt`` file to write (folders are created).
+        **extra: more top-level entries, e.g. ``datamodule_hyper_parameters={"image_size":
+            [H, W]}`` (where `checkpoint_facts` reads the training size) or the provenance of
+            imported weights.
+
+    Returns:
+        ``path``.
+    """
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    checkpoint = {
+        "state_dict": task.state_dict(),
+        "hyper_parameters": dict(task.hparams),
+        TASK_KEY: task_class_path(task),
+        "pytorch-lightning_version": L.__version__,
+        **extra,
+    }
+    partial = path.with_name(path.name + ".partial")
+    torch.save(checkpoint, partial)
+    partial.replace(path)
+    return path
+
+
 def task_from_checkpoint(checkpoint: dict) -> L.LightningModule:
     """Rebuild a task in eval mode from a checkpoint dict read by `read_checkpoint`."""
     module_name, _, class_name = checkpoint[TASK_KEY].rpartition(".")
