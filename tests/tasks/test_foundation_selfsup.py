@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from torch import nn
 from torch.utils.data import DataLoader
 
 from monodepthkit.data.folder import FolderDataset
@@ -34,11 +35,6 @@ def _task(mode: str = "mono", depth_kwargs: dict | None = None, **kwargs) -> Sel
         mode=mode,
         **kwargs,
     )
-    # transformers starts Depth Anything's last convolution near zero (a constant output that
-    # leaves the layers before it without gradient); perturb every weight, as the zoo's tests do.
-    with torch.no_grad():
-        for parameter in task.net.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.05)
     return task.train()
 
 
@@ -46,7 +42,9 @@ def _task(mode: str = "mono", depth_kwargs: dict | None = None, **kwargs) -> Sel
 def test_one_scale_trains_and_every_depth_parameter_gets_a_gradient(mode, batch):
     task = _task(mode)
     assert task.num_scales == 1 and task.predicts_disparity
-    assert not bool(task.net.calibrated)
+    # Random weights: the raw output is the logit, no calibration (models/foundation.py).
+    assert bool(task.net.calibrated) and float(task.net.raw_spread) == 1.0
+    assert isinstance(task.net.model.head.activation2, nn.Identity)  # the final ReLU is gone
     loss, terms, outputs = task.model_step(batch)
     assert set(outputs) == {"depth", "disp"}  # scale 0 only, at the input's size
     assert outputs["depth"].shape == (2, 1, 48, 128)
@@ -63,7 +61,34 @@ def test_one_scale_trains_and_every_depth_parameter_gets_a_gradient(mode, batch)
     ]
     assert not missing, missing
     assert float(task.net.log_scale.grad.abs()) > 0 and float(task.net.shift.grad.abs()) > 0
-    assert bool(task.net.calibrated)  # the first training batch set the mapping
+    assert float(task.net.raw_centre) == 0.0 and float(task.net.raw_spread) == 1.0
+
+
+def test_published_weights_are_calibrated_on_the_first_training_batch(batch, tmp_path):
+    random = create_model("depth_anything_v2", variant="tiny")
+    random.model.save_pretrained(tmp_path / "weights")  # the Hub layout, loaded as published
+    task = _task("mono", {**ADAPT, "checkpoint": str(tmp_path / "weights")})
+    assert not bool(task.net.calibrated)
+    task.model_step(batch)
+    assert bool(task.net.calibrated) and float(task.net.raw_spread) != 1.0
+    assert isinstance(task.net.model.head.activation2, nn.Identity)
+
+
+def test_random_weights_do_not_saturate_the_sigmoid(batch):
+    """The stall this guards against (measured on DA-V2 small): a mapping calibrated on the
+    first batch of a random network saturated within a few steps, a constant depth after."""
+    task = _task("stereo")
+    optimizer = torch.optim.Adam(task.parameters(), lr=1e-4)
+    for _ in range(10):
+        loss = task.model_step(batch)[0]
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        disp = task.eval()(batch["image"])["disp"]
+    inside = float(((disp > 0.05) & (disp < 0.95)).float().mean())
+    assert inside > 0.9, inside
+    assert float(disp.std()) > 1e-4  # not a constant
 
 
 def test_a_few_steps_lower_the_photometric_loss(batch):

@@ -16,17 +16,18 @@ from monodepthkit.tasks.metrics import batch_depth_metrics
 
 pytest.importorskip("transformers")
 
-# (family, learning rate, steps, beats a flat prediction): ZoeDepth's bins start all equal (a
-# constant output), so it needs a larger rate to leave that plateau in a few steps. The tiny
-# relative variants (Depth Anything V2, DPT: a 3x5 / 3x3 patch grid at this size) improve on
-# their untrained selves by getting the depth's spread right, but in 30-100 steps (SILog lambda
-# 0.5 or 1, learning rates 1e-4-3e-3) they reach only the AbsRel of a median-scaled constant
-# (0.171 on this batch): they learn no structure yet, the metric tiny variants do.
+# (family, learning rate, steps): ZoeDepth's bins start all equal (a constant output), so it
+# needs a larger rate to leave that plateau in a few steps. Every family must also beat a
+# median-scaled constant (0.171 on this batch). Depth Anything V2 and DPT did not while they
+# kept transformers' N(0, 0.02) initialisation of their DPT decoder (output ~1e-5 whatever the
+# image: the flat AbsRel after 30-100 steps); with PyTorch's default there, as their original
+# code (models/foundation.py `_torch_default_init`), measured after 30 steps: tiny Depth
+# Anything V2 0.124 at lr 1e-3, tiny DPT 0.122 at lr 3e-4 (still flat, 0.166, at 1e-3).
 FAMILY_SCHEDULES = [
-    ("depth_anything_v2", 1e-3, 30, False),
-    ("dpt", 1e-3, 30, False),
-    ("zoedepth", 3e-3, 60, True),
-    ("glpn", 1e-3, 30, True),
+    ("depth_anything_v2", 1e-3, 30),
+    ("dpt", 3e-4, 30),
+    ("zoedepth", 3e-3, 60),
+    ("glpn", 1e-3, 30),
 ]
 
 
@@ -68,10 +69,8 @@ def _loss_and_abs_rel(task: SupervisedTask, batch: dict) -> tuple[float, float]:
     return float(loss), sum(row["abs_rel"] for row in rows) / len(rows)
 
 
-@pytest.mark.parametrize(("name", "lr", "steps", "beats_flat"), FAMILY_SCHEDULES)
-def test_each_family_trains_and_improves_over_its_untrained_self(
-    indoor_batch, name, lr, steps, beats_flat
-):
+@pytest.mark.parametrize(("name", "lr", "steps"), FAMILY_SCHEDULES)
+def test_each_family_trains_and_improves_over_its_untrained_self(indoor_batch, name, lr, steps):
     task = _task(name, lr)
     optimizer = task.configure_optimizers()
     optimizer = optimizer["optimizer"] if isinstance(optimizer, dict) else optimizer
@@ -88,10 +87,7 @@ def test_each_family_trains_and_improves_over_its_untrained_self(
     depth = indoor_batch["depth"]
     flat = batch_depth_metrics(torch.ones_like(depth), depth, get_protocol("none"), "median")
     flat_abs_rel = sum(row["abs_rel"] for row in flat) / len(flat)
-    if beats_flat:
-        assert abs_rel_after < 0.8 * flat_abs_rel, (name, flat_abs_rel, abs_rel_after)
-    else:
-        assert abs_rel_after == pytest.approx(flat_abs_rel, abs=0.02), (name, abs_rel_after)
+    assert abs_rel_after < 0.8 * flat_abs_rel, (name, flat_abs_rel, abs_rel_after)
 
 
 def test_validation_alignment_is_mdk_eval_s_default():
@@ -126,5 +122,6 @@ def test_validation_of_a_relative_model_scores_the_aligned_depth(indoor_batch, t
         return sum(row["abs_rel"] for row in rows) / len(rows)
 
     assert logged["val/abs_rel"] == pytest.approx(mean_abs_rel(align), rel=1e-5)
-    # unaligned, a random-weight relative model's depth is off by orders of magnitude
-    assert mean_abs_rel("none") > 10 * logged["val/abs_rel"]
+    # unaligned, a random-weight relative model's depth is off by a large factor (measured:
+    # AbsRel 1.82 unaligned against 0.19 median-scaled)
+    assert mean_abs_rel("none") > 3 * logged["val/abs_rel"]

@@ -38,16 +38,27 @@ stays nearer)::
     disp = sigmoid(exp(log_scale) * (raw - centre) / spread + shift)     in (0, 1)
     depth = 1 / (1 / max_depth + (1 / min_depth - 1 / max_depth) * disp)
 
-``log_scale`` and ``shift`` are learnt (both start at 0); ``centre`` and ``spread`` are buffers
+``raw`` is the head's output before its final ReLU (the ReLU is replaced by the identity): the
+ReLU clamps the farthest pixels (sky) to exact zeros, where no gradient flows, so they could
+never be adapted, and the sigmoid bounds the output instead. ``log_scale`` and ``shift`` are
+learnt (both start at 0); ``centre`` and ``spread`` are buffers. With published weights they are
 set once, from the first training batch (a data-dependent initialisation, as ActNorm's), so
 that its 2nd and 98th percentiles of the raw disparity map to logits -3 and +3 (``disp`` 0.047
 and 0.953): a pretrained network's output range is not known in advance, and a fixed mapping
-could put it in the sigmoid's flat tails, where no gradient flows. Percentiles rather than a
-mean and deviation, because the ReLU heads put a mass of exact zeros (sky) in the raw output.
-The buffers are saved with the weights; a model never trained keeps centre 0, spread 1.
-``disp`` is then the sigmoid disparity in [0, 1] (as Monodepth2's) and ``depth`` lies in
-[min_depth, max_depth], in the units of the range (relative in monocular training). Metric
-variants need no mapping: their ``depth`` is already in metres and bounded by their heads.
+could put it in the sigmoid's flat tails, where no gradient flows. With random weights they
+stay 0 and 1 (the raw output is the logit, as in Monodepth2's sigmoid head, starting near
+``disp`` 0.5): the raw output of a random network is tiny and grows tenfold in its first Adam
+steps, so a mapping calibrated on the first batch saturates the sigmoid within a few steps and
+training stalls at a constant depth (measured on Depth Anything V2 small). The buffers are saved
+with the weights. ``disp`` is then the sigmoid disparity in [0, 1] (as Monodepth2's) and
+``depth`` lies in [min_depth, max_depth], in the units of the range (relative in monocular
+training). Metric variants need no mapping: their ``depth`` is already in metres and bounded by
+their heads.
+
+Random weights (``pretrained: false``): the DPT neck and head of Depth Anything V2 and DPT are
+initialised as the families' original code does, with PyTorch's defaults (`_torch_default_init`;
+``transformers`` draws them from N(0, 0.02), which leaves a random network's output near 1e-5
+and its decoder untrainable in the few hundred steps of an offline proof).
 
 Export (`monodepthkit.inference.export`): a traced Depth Anything V2 or DPT graph runs at the
 example's size only. The wrapper's own resize computes the network size from Python ints, and
@@ -120,6 +131,13 @@ class Family:
             Python ints (``int()`` in Depth Anything's head, constant reshapes in DPT's
             reassemble stage), which the tracer records as constants; export then writes a
             fixed-size file.
+        torch_init: submodules of the ``transformers`` model whose random initialisation is
+            PyTorch's default, as in the family's original code (plain ``nn.Conv2d`` /
+            ``nn.Linear`` layers there; ``transformers`` draws them from N(0, 0.02)).
+        final_layers: dotted paths of the last convolution of a relative variant's head and of
+            the ReLU after it (None: the family has no relative head). ``depth_range`` replaces
+            the ReLU by the identity; with random weights and the ReLU kept, the convolution's
+            bias starts at 1 (`_torch_default_init`).
     """
 
     name: str
@@ -134,6 +152,8 @@ class Family:
     config: Callable[[str], object] = field(repr=False)
     offline_variants: tuple[str, ...] = (TINY,)
     traces_dynamic_size: bool = True
+    torch_init: tuple[str, ...] = ()
+    final_layers: tuple[str, str] | None = None
 
     @property
     def variants(self) -> list[str]:
@@ -237,18 +257,25 @@ class FoundationDepthModel(nn.Module):
             if max_depth is not None:
                 _set_max_depth(config, family, float(max_depth))
             self.model = load_transformers().AutoModelForDepthEstimation.from_config(config)
+            _torch_default_init(self.model, family.torch_init)
+            if family.final_layers is not None and not self.is_metric and depth_range is None:
+                with torch.no_grad():  # open the final ReLU (`_torch_default_init`)
+                    self.model.get_submodule(family.final_layers[0]).bias.fill_(1.0)
         if family.mean is not None:
             self.register_buffer("mean", torch.tensor(family.mean).view(1, 3, 1, 1), False)
             self.register_buffer("std", torch.tensor(family.std).view(1, 3, 1, 1), False)
         if freeze_encoder:
             self.encoder.requires_grad_(False)
         if self.depth_range is not None:
+            _drop_final_relu(self.model, family)
             self.log_scale = nn.Parameter(torch.zeros(()))
             self.shift = nn.Parameter(torch.zeros(()))
             self.register_buffer("raw_centre", torch.zeros(()))
             self.register_buffer("raw_spread", torch.ones(()))
-            self.register_buffer("calibrated", torch.zeros((), dtype=torch.bool))
-            self._calibration_known = False
+            # Random weights need no calibration: their raw output is the logit (module docstring).
+            random = not pretrained and checkpoint is None
+            self.register_buffer("calibrated", torch.tensor(random))
+            self._calibration_known = random
 
     @property
     def encoder(self) -> nn.Module:
@@ -351,6 +378,44 @@ class FoundationDepthModel(nn.Module):
         self.raw_spread.copy_(spread)
         self.calibrated.fill_(True)
         self._calibration_known = True
+
+
+def _torch_default_init(model: nn.Module, prefixes: tuple[str, ...]) -> None:
+    """Re-draw the convolutions and linear layers under ``prefixes`` with PyTorch's defaults.
+
+    ``transformers`` initialises every convolution from N(0, 0.02) with zero bias. Through the
+    DPT neck and head of Depth Anything and DPT (about ten convolutions) that shrinks the signal
+    some threefold per layer, so a random network outputs about 1e-5 (DPT 1e-10) whatever the
+    image, and its decoder barely trains. The original code builds these layers from plain
+    ``nn.Conv2d`` / ``nn.ConvTranspose2d`` / ``nn.Linear`` modules, i.e. PyTorch's default
+    initialisation, which this restores. Only random weights are touched; the encoder keeps
+    ``transformers``' ViT initialisation (trunc-normal 0.02, as DINOv2's own code).
+
+    The caller then sets the bias of a relative head's last convolution to 1, when its final
+    ReLU stays: PyTorch's default draws that bias from +-0.18, which outweighs the rest of the
+    convolution's output, so the random bias alone decided whether the whole output was zero
+    (a dead head with no gradient: seeds 1 and 2 of Depth Anything V2 small and tiny did).
+    """
+    for name, module in model.named_modules():
+        if name.startswith(prefixes) and isinstance(
+            module, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)
+        ):
+            module.reset_parameters()
+
+
+def _drop_final_relu(model: nn.Module, family: Family) -> None:
+    """Replace the head's last ReLU (``family.final_layers``) by the identity, for
+    ``depth_range``."""
+    if family.final_layers is None:
+        return
+    parent_path, _, name = family.final_layers[1].rpartition(".")
+    parent = model.get_submodule(parent_path)
+    if not isinstance(getattr(parent, name), nn.ReLU):
+        raise InputError(
+            f"{family.name}: expected a ReLU at {family.final_layers[1]} of the transformers "
+            f"model, found {type(getattr(parent, name)).__name__} (a transformers version change?)"
+        )
+    setattr(parent, name, nn.Identity())
 
 
 def variant_is_metric(name: str, variant: str | None = None) -> bool:
@@ -614,6 +679,8 @@ FAMILIES: dict[str, Family] = {
             config=_depth_anything_config,
             offline_variants=(TINY, *(f"{kind}_{TINY}" for kind in _DA_METRIC)),
             traces_dynamic_size=False,
+            torch_init=("neck", "head"),
+            final_layers=("head.conv3", "head.activation2"),
         ),
         Family(
             name="dpt",
@@ -627,6 +694,8 @@ FAMILIES: dict[str, Family] = {
             encoder="dpt",
             config=_dpt_config,
             traces_dynamic_size=False,
+            torch_init=("neck", "head"),
+            final_layers=("head.head.4", "head.head.5"),
         ),
         Family(
             name="zoedepth",
