@@ -10,7 +10,8 @@ from torch.utils.data import DataLoader
 from monodepthkit.data.folder import FolderDataset
 from monodepthkit.errors import MdkError
 from monodepthkit.losses.distillation import scale_shift_invariant_loss
-from monodepthkit.tasks import DistillationTask
+from monodepthkit.tasks import DistillationTask, SupervisedTask, load_task
+from monodepthkit.tasks.loading import save_task
 
 pytest.importorskip("transformers")
 
@@ -26,17 +27,7 @@ def batch(tiny_world) -> dict:
 def _task(**kwargs) -> DistillationTask:
     torch.manual_seed(0)
     kwargs.setdefault("teacher_model_kwargs", {"variant": "tiny"})
-    task = DistillationTask(model_kwargs=STUDENT, **kwargs).train()
-    # A random tiny teacher's ReLU head outputs zeros everywhere: perturb its weights and lift
-    # its last bias, so that its disparity varies with the image.
-    teacher = task.teacher
-    with torch.no_grad():
-        for parameter in teacher.parameters():
-            parameter.add_(torch.randn_like(parameter) * 0.05)
-        head = getattr(teacher.model, "head", None)
-        if head is not None:
-            head.conv3.bias.fill_(1.0)
-    return task
+    return DistillationTask(model_kwargs=STUDENT, **kwargs).train()
 
 
 def _train(task: DistillationTask, batch: dict, steps: int, lr: float = 1e-3) -> list[float]:
@@ -125,5 +116,48 @@ def test_bad_options_are_named():
     wrong = DistillationTask(
         model_kwargs=STUDENT, teacher_model_kwargs={"variant": "tiny"}, teacher_kind="metric"
     )
-    with pytest.raises(MdkError, match="built as relative"):
+    with pytest.raises(MdkError, match="holds a relative model"):
         wrong.teacher  # noqa: B018
+
+
+def _saved_teacher(path, model: str = "depth_anything_v2", model_kwargs: dict | None = None):
+    """A SupervisedTask checkpoint (as `mdk fit` writes one) to be the teacher."""
+    torch.manual_seed(3)
+    kwargs = {"variant": "tiny"} if model_kwargs is None else model_kwargs
+    teacher = SupervisedTask(model=model, model_kwargs=kwargs)
+    return teacher, save_task(teacher, path)
+
+
+def test_a_teacher_from_a_checkpoint_is_frozen_and_never_needed_by_the_student(batch, tmp_path):
+    teacher, path = _saved_teacher(tmp_path / "teacher.ckpt")
+    task = DistillationTask(model_kwargs=STUDENT, teacher_checkpoint=str(path)).train()
+    # auto read the kind from the checkpoint's network and kept it resolved for a rebuild
+    assert not task.teacher_is_metric and task.hparams.teacher_kind == "relative"
+    assert task.loss_name == "ssi" and not task.teacher.training
+    with torch.no_grad():
+        torch.testing.assert_close(
+            task.teacher(batch["image"])["disp"], teacher.eval()(batch["image"])["disp"]
+        )
+    losses = _train(task, batch, steps=5)
+    assert losses[-1] < 0.8 * losses[0], losses
+    assert all(not p.requires_grad for p in task.teacher.parameters())
+    assert all(key.startswith("net.") for key in task.state_dict())
+    student = save_task(task, tmp_path / "student.ckpt")
+    path.unlink()  # the student loads without its teacher
+    rebuilt = load_task(student)
+    torch.testing.assert_close(
+        rebuilt(batch["image"])["depth"], task.eval()(batch["image"])["depth"]
+    )
+
+
+def test_a_metric_checkpoint_teacher_teaches_metres_and_a_wrong_kind_is_named(tmp_path):
+    _, path = _saved_teacher(tmp_path / "unet.ckpt", model="unet", model_kwargs={})
+    task = DistillationTask(model_kwargs=STUDENT, teacher_checkpoint=str(path))
+    assert task.teacher_is_metric and task.loss_name == "silog"
+    wrong = DistillationTask(
+        model_kwargs=STUDENT, teacher_checkpoint=str(path), teacher_kind="relative"
+    )  # an explicit kind is trusted until the teacher is needed (a rebuilt student never is)
+    with pytest.raises(MdkError, match=r"teacher_kind says the teacher is relative.*unet\.ckpt"):
+        wrong.teacher  # noqa: B018
+    with pytest.raises(MdkError, match="checkpoint not found"):
+        DistillationTask(model_kwargs=STUDENT, teacher_checkpoint=str(tmp_path / "absent.ckpt"))

@@ -25,11 +25,14 @@ what the checkpoint holds, predicts with and exports. One training step:
 
 The teacher is not a submodule of the task: it is built on first use from ``teacher_model`` /
 ``teacher_model_kwargs`` (with ``teacher_seed`` for a randomly initialised one, without
-touching the global random state) and kept outside ``state_dict`` and ``parameters()``. So the
+touching the global random state), or read from ``teacher_checkpoint`` (any monodepthkit
+checkpoint: a foundation model fine-tuned with ``mdk fit``, adapted self-supervised, or a
+classic network), and kept outside ``state_dict`` and ``parameters()``. So the
 optimiser, the checkpoint and ``task.train()`` never see it, a checkpoint holds only the
 student (plus these arguments), and `load_task` / the Predictor / ``mdk predict`` / ``mdk
 export`` rebuild the student alone, without the teacher's weights, the Hub or
-``transformers``. Resuming a run rebuilds the same teacher from its arguments.
+``transformers``. Resuming a run rebuilds the same teacher from its arguments (the
+``teacher_checkpoint`` file must then still be there).
 
 Logged: ``train/loss`` (and the supervised loss's terms, when it has several); validation logs
 ``val/loss`` against the teacher and, when the batch has ground truth, the depth metrics
@@ -56,6 +59,7 @@ from monodepthkit.models.outputs import (
     output_scales,
 )
 from monodepthkit.tasks.base import DepthTask
+from monodepthkit.tasks.loading import load_task
 
 TEACHER_KINDS = ("auto", "relative", "metric")
 
@@ -74,6 +78,12 @@ class DistillationTask(DepthTask):
             teachers must say which).
         teacher_seed: seed of the teacher's random initialisation (``pretrained: false``), so
             that a resumed run or a benchmark rebuilds the same teacher.
+        teacher_checkpoint: a monodepthkit checkpoint (``.ckpt`` of ``mdk fit``, ``mdk demo``,
+            ``mdk import`` or ``benchmarks/selfsup_curve.py --checkpoints``) whose task is the
+            teacher, in place of ``teacher_model`` / ``teacher_model_kwargs`` (ignored then);
+            ``teacher_kind: auto`` reads its kind from the checkpoint's network. A
+            self-supervised teacher's sigmoid disparity is affine in its inverse depth, which
+            the ``ssi`` losses do not see.
         loss: ``ssi`` or ``ssi_lsq`` (scale-and-shift invariant, in disparity) or a supervised
             loss on depth (``silog``, ``l1``, ... for a metric teacher); None: ``ssi`` for a
             relative teacher, ``silog`` for a metric one.
@@ -107,6 +117,7 @@ class DistillationTask(DepthTask):
         teacher_model_kwargs: dict | None = None,
         teacher_kind: str = "auto",
         teacher_seed: int = 0,
+        teacher_checkpoint: str | None = None,
         loss: str | None = None,
         loss_kwargs: dict | None = None,
         multi_scale: bool = True,
@@ -121,9 +132,21 @@ class DistillationTask(DepthTask):
     ) -> None:
         super().__init__(eval_protocol, eval_min_depth, eval_max_depth)
         self.save_hyperparameters()
-        self.teacher_is_metric = _teacher_is_metric(
-            teacher_model, teacher_model_kwargs or {}, teacher_kind
-        )
+        # A list hides the teacher from nn.Module: no state_dict entry, no parameters, no train().
+        self._teacher: list[nn.Module] = []
+        if teacher_checkpoint is not None:
+            _check_teacher_kind(teacher_kind)
+            if teacher_kind == "auto":
+                teacher = self._build_teacher()
+                self._teacher.append(teacher.eval().requires_grad_(False))
+                teacher_kind = "metric" if model_is_metric(teacher) else "relative"
+                # Saved resolved, so that rebuilding the student never reads the teacher file.
+                self.hparams["teacher_kind"] = teacher_kind
+            self.teacher_is_metric = teacher_kind == "metric"
+        else:
+            self.teacher_is_metric = _teacher_is_metric(
+                teacher_model, teacher_model_kwargs or {}, teacher_kind
+            )
         loss = loss or ("silog" if self.teacher_is_metric else "ssi")
         self.relative_loss = RELATIVE_LOSSES.get(loss)
         if self.relative_loss is None:
@@ -146,8 +169,6 @@ class DistillationTask(DepthTask):
         self.loss_name = loss
         self.net = create_model(model, **(model_kwargs or {}))
         self.eval_align = self.choose_eval_align(eval_align)
-        # A list hides the teacher from nn.Module: no state_dict entry, no parameters, no train().
-        self._teacher: list[nn.Module] = []
 
     @property
     def is_metric(self) -> bool:
@@ -164,19 +185,27 @@ class DistillationTask(DepthTask):
     def teacher(self) -> nn.Module:
         """The frozen teacher, built on first access (eval mode, no gradient)."""
         if not self._teacher:
-            hp = self.hparams
-            with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(hp.teacher_seed)
-                teacher = create_model(hp.teacher_model, **(hp.teacher_model_kwargs or {}))
+            teacher = self._build_teacher()
             if model_is_metric(teacher) != self.teacher_is_metric:
+                hp = self.hparams
                 kinds = {True: "metric", False: "relative"}
                 raise MdkError(
                     f"DistillationTask: teacher_kind says the teacher is "
-                    f"{kinds[self.teacher_is_metric]} but '{hp.teacher_model}' built as "
-                    f"{kinds[model_is_metric(teacher)]}; fix teacher_kind (or use auto)"
+                    f"{kinds[self.teacher_is_metric]} but "
+                    f"'{hp.teacher_checkpoint or hp.teacher_model}' holds a "
+                    f"{kinds[model_is_metric(teacher)]} model; fix teacher_kind (or use auto)"
                 )
             self._teacher.append(teacher.eval().requires_grad_(False))
         return self._teacher[0]
+
+    def _build_teacher(self) -> nn.Module:
+        """The teacher of ``teacher_checkpoint``, or a new ``teacher_model``."""
+        hp = self.hparams
+        if hp.get("teacher_checkpoint") is not None:
+            return load_task(hp.teacher_checkpoint)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(hp.teacher_seed)
+            return create_model(hp.teacher_model, **(hp.teacher_model_kwargs or {}))
 
     def teacher_targets(self, image: Tensor) -> Tensor:
         """The teacher's pseudo-label of an image, without gradient.
@@ -246,13 +275,17 @@ def _upsampled_inverse_depth(depth: Tensor, size: tuple[int, int]) -> Tensor:
     return inverse
 
 
-def _teacher_is_metric(name: str, kwargs: dict, kind: str) -> bool:
-    """Whether the teacher predicts metres, from ``teacher_kind`` or the family's variant."""
+def _check_teacher_kind(kind: str) -> None:
     if kind not in TEACHER_KINDS:
         raise MdkError(
             f"DistillationTask: teacher_kind must be one of {', '.join(TEACHER_KINDS)}, "
             f"got {kind!r}"
         )
+
+
+def _teacher_is_metric(name: str, kwargs: dict, kind: str) -> bool:
+    """Whether the teacher predicts metres, from ``teacher_kind`` or the family's variant."""
+    _check_teacher_kind(kind)
     if kind != "auto":
         return kind == "metric"
     if name not in FAMILIES:
