@@ -66,3 +66,31 @@ def test_selfsup_adapt_config_trains_a_foundation_depth_net(tmp_path, monkeypatc
     saved = torch.load(checkpoint, weights_only=False)
     lrs = [group["lr"] for group in saved["optimizer_states"][0]["param_groups"]]
     assert lrs == pytest.approx([1e-5, 1e-4, 1e-4])  # encoder, head, pose network
+
+
+@pytest.mark.slow
+def test_adapt_then_distill_the_adapted_model_into_a_student(tmp_path, monkeypatch):
+    """The README's journey: adapt a foundation model to unlabelled video, distil the adapted
+    model (its checkpoint as the teacher) into a Monodepth2 student, predict with the student."""
+    monkeypatch.setattr(sys, "argv", ["mdk"])
+    monkeypatch.chdir(tmp_path)
+    adapted = _fit(tmp_path / "adapt", "selfsup_adapt", "--trainer.max_steps", "1")
+    student = _fit(
+        tmp_path / "distill", "distill", "--model.init_args.teacher_checkpoint", str(adapted)
+    )
+    task = load_task(student)
+    # The adapted model is monocular (relative): the student learns with ssi, and its
+    # checkpoint names the resolved kind, so it loads without the teacher file.
+    assert task.hparams.teacher_checkpoint == str(adapted) and task.loss_name == "ssi"
+    assert task.hparams.teacher_kind == "relative" and task._teacher == []
+    adapted.unlink()
+    world = tmp_path / ".cache" / "synthetic" / "twin_driving_distill"
+    image = sorted(world.glob("*/image/*.png"))[0]
+    out = tmp_path / "pred"
+    args = ["predict", str(image), "--checkpoint", str(student), "--out", str(out)]
+    assert main([*args, "--format", "npy", "--no-progress"]) == 0
+    prediction = np.load(next(out.rglob("*.npy")))
+    assert prediction.shape == (48, 160) and np.isfinite(prediction).all()
+    # The teacher of the run was the adapted model: the distillation used its predictions.
+    teacher = load_task(student.parent / "last.ckpt").hparams.teacher_checkpoint
+    assert Path(teacher).name == "last.ckpt"

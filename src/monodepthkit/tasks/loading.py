@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import importlib
 import pickle
 import zipfile
@@ -94,6 +95,10 @@ def task_from_checkpoint(checkpoint: dict) -> L.LightningModule:
     task_class = getattr(importlib.import_module(module_name), class_name)
     # LightningCLI adds private entries ("_instantiator", "_class_path") that are not arguments.
     hparams = {k: v for k, v in checkpoint["hyper_parameters"].items() if not k.startswith("_")}
-    task = task_class(**hparams)
+    # Built in an empty context: inside `mdk fit`, LightningCLI puts the configured task's
+    # arguments in a context variable that `save_hyperparameters` prefers to the caller's own, so
+    # a task loaded while another is constructed (a DistillationTask's teacher_checkpoint) took
+    # the outer task's hyper-parameters.
+    task = contextvars.Context().run(task_class, **hparams)
     task.load_state_dict(checkpoint["state_dict"])
     return task.eval()
