@@ -46,9 +46,20 @@ Configurations (``--configs``; ``all`` = every one but the diagnostics, ``diagno
   decides the depth (with a learned pose from random weights, mono's run-to-run noise can
   exceed the ablations' effect).
 
+- ``dav2_stereo``, ``dav2_mono`` (``foundation``, not in ``all``): issue 16's self-supervised
+  adaptation, Depth Anything V2 small (random weights: the Hub is out of reach offline) as the
+  depth network of ``stereo`` and ``mono_separate``, with ``depth_range: [min_depth, 100]``;
+  its untrained row is the same network at step 0, and the loss table shows its photometric
+  loss falling. ``--checkpoints DIR`` keeps each trained run as a checkpoint (for ``mdk eval``,
+  or as the teacher of ``benchmarks/bench_distill.py --teacher-checkpoint``):
+
+    python benchmarks/selfsup_curve.py --configs foundation --seeds 0 \
+        --results benchmarks/results/selfsup_curve_64x192 --checkpoints runs/selfsup_curve
+
 Prints markdown tables: the results per configuration (mean and standard deviation over seeds,
 the per-seed values, the spread over test scenes, CPU minutes), stereo with and without median
-scaling, the ablations next to the paper's direction, and the test AbsRel curve.
+scaling, the untrained and trained AbsRel with the training loss (runs that recorded it), the
+ablations next to the paper's direction, and the test AbsRel curve.
 """
 
 from __future__ import annotations
@@ -73,6 +84,7 @@ from monodepthkit.eval import get_protocol
 from monodepthkit.losses.supervised import scale_invariant_log_loss
 from monodepthkit.models import create_model
 from monodepthkit.tasks import SelfSupervisedTask
+from monodepthkit.tasks.loading import save_task
 from monodepthkit.tasks.metrics import batch_depth_metrics
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -92,7 +104,15 @@ CONFIGS: dict[str, dict] = {
     "gt_pose_avg_reprojection": {**GT_POSE, "reprojection": "mean"},
     "gt_pose_no_automask": {**GT_POSE, "automask": False},
     "gt_pose_no_full_res": {**GT_POSE, "full_res_multiscale": False},
+    "dav2_stereo": {"mode": "stereo", "depth_model": "depth_anything_v2"},
+    "dav2_mono": {**PAPER, "depth_model": "depth_anything_v2"},
 }
+# Issue 16's self-supervised adaptation, not in ``all``: Depth Anything V2 small (random
+# weights offline: no Hub here) as the depth network, its relative disparity mapped to
+# Monodepth2's bounded depth by ``depth_range`` (models/foundation.py), at the world's size
+# rounded up to multiples of 14 inside the wrapper.
+FOUNDATION = ("dav2_stereo", "dav2_mono")
+DAV2 = {"variant": "small", "pretrained": False}
 # Diagnostics, not in ``all``: which part of self-supervised learning limits the curve, and the
 # ablations on the model whose motion is known (where the loss alone decides the depth).
 DIAGNOSTICS = (
@@ -148,11 +168,14 @@ def build(config: dict, min_depth: float) -> nn.Module:
         return create_model("unet", min_depth=min_depth, max_depth=100.0)
     options = dict(config)
     pose_model = options.pop("pose_model", "separate")
+    depth_kwargs = {**RESNET, "min_depth": min_depth, "max_depth": 100.0}
+    if options.get("depth_model") == "depth_anything_v2":
+        depth_kwargs = {**DAV2, "depth_range": [min_depth, 100.0]}
     task = SelfSupervisedTask
     if options.pop("ground_truth_pose", False):
         task, options["depth_scale"] = GroundTruthPoseTask, GT_POSE_UNIT
     return task(
-        depth_model_kwargs={**RESNET, "min_depth": min_depth, "max_depth": 100.0},
+        depth_model_kwargs=depth_kwargs,
         pose_model=pose_model,
         pose_model_kwargs=RESNET if pose_model == "separate" else {},
         **options,
@@ -275,6 +298,12 @@ def train_run(name: str, seed: int, args: argparse.Namespace, evals: dict) -> di
                 )
             if done:
                 break
+    if args.checkpoints is not None and type(model) is SelfSupervisedTask:
+        save_task(
+            model,
+            args.checkpoints / f"{name}_seed{seed}.ckpt",
+            datamodule_hyper_parameters={"image_size": list(args.size)},
+        )
     return {
         "steps": step,
         "cpu_s": time.process_time() - cpu_start,
@@ -284,6 +313,8 @@ def train_run(name: str, seed: int, args: argparse.Namespace, evals: dict) -> di
         "test": evaluate(model, evals["test"], metric),
         "train": evaluate(model, evals["train"], metric),
         "automask": float(np.mean(automask[-50:])) if automask else math.nan,
+        "loss_first": float(np.mean(losses[:10])),
+        "loss_last": float(np.mean(losses[-50:])),
     }
 
 
@@ -390,6 +421,25 @@ def print_tables(results: dict, constant: dict, args: argparse.Namespace, world:
                 f"{mean_std([r['test']['ratio'] for r in runs])} |"
             )
 
+    logged = [
+        name for name, runs in results.items() if all("loss_first" in r for r in runs)
+    ]  # runs saved before the losses were recorded have no such row
+    if logged:
+        print()
+        print(
+            "| config | test AbsRel, untrained | test AbsRel, trained | training loss, first 10 "
+            "steps | training loss, last 50 steps |"
+        )
+        print("|---|---:|---:|---:|---:|")
+        for name in logged:
+            runs = results[name]
+            print(
+                f"| {name} | {mean_std([r['untrained'] for r in runs])} | "
+                f"{mean_std([r['test']['abs_rel'] for r in runs])} | "
+                f"{mean_std([r['loss_first'] for r in runs])} | "
+                f"{mean_std([r['loss_last'] for r in runs])} |"
+            )
+
     for base in dict.fromkeys(base for base, _ in ABLATIONS.values()):
         ablations = [n for n, (b, _) in ABLATIONS.items() if b == base and n in results]
         if not ablations or base not in results:
@@ -450,6 +500,12 @@ def main() -> None:
         "and printed as one table",
     )
     parser.add_argument(
+        "--checkpoints",
+        type=Path,
+        help="also save each trained self-supervised run as a checkpoint there "
+        "(config_seedN.ckpt, for `mdk eval`/`mdk predict` or as a distillation teacher)",
+    )
+    parser.add_argument(
         "--reuse-only",
         action="store_true",
         help="only print the tables of the runs in --results; a missing run is an error, "
@@ -458,7 +514,11 @@ def main() -> None:
     args = parser.parse_args()
     if args.reuse_only and args.results is None:
         parser.error("--reuse-only needs --results")
-    groups = {"all": [n for n in CONFIGS if n not in DIAGNOSTICS], "diagnostics": DIAGNOSTICS}
+    groups = {
+        "all": [n for n in CONFIGS if n not in DIAGNOSTICS + FOUNDATION],
+        "diagnostics": DIAGNOSTICS,
+        "foundation": FOUNDATION,
+    }
     names = list(dict.fromkeys(n for c in args.configs for n in groups.get(c, [c])))
     unknown = [name for name in names if name not in CONFIGS]
     if unknown:

@@ -39,9 +39,9 @@ SIZES = [(56, 70), (50, 75)]
 def _build(name: str, variant: str, **options) -> FoundationDepthModel:
     torch.manual_seed(0)
     model = create_model(name, variant=variant, **options)
-    # transformers initialises several heads so that their output is constant at step 0
-    # (ZoeDepth's bins all equal, Depth Anything's last convolution near zero), which leaves the
-    # layers before them without gradient until the first update; perturb every weight.
+    # transformers initialises ZoeDepth's bins all equal (a constant output at step 0), which
+    # leaves the layers before them without gradient until the first update; perturb every
+    # weight, for every family alike.
     with torch.no_grad():
         for parameter in model.parameters():
             parameter.add_(torch.randn_like(parameter) * 0.05)
