@@ -27,18 +27,25 @@ CONFIGS = [
 ]
 
 
-def _run(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="module")
+def world(tmp_path_factory) -> Path:
+    """One rendered world for the module (about 25 s each): the script renders it on first use
+    and reuses it after."""
+    return tmp_path_factory.mktemp("selfsup_curve") / "world"
+
+
+def _run(world: Path, *extra: str) -> subprocess.CompletedProcess:
     command = [sys.executable, str(ROOT / "benchmarks/selfsup_curve.py")]
     command += ["--size", "64x192", "--cpu-minutes", "15", "--steps", "100000"]
-    command += ["--seeds", "0", "1", "2", "--root", str(tmp_path / "world"), "--reuse-only"]
+    command += ["--seeds", "0", "1", "2", "--root", str(world), "--reuse-only"]
     return subprocess.run(
         [*command, *extra], capture_output=True, text=True, timeout=600, cwd=ROOT, check=False
     )
 
 
 @pytest.mark.slow
-def test_readme_command_prints_the_committed_tables(tmp_path):
-    done = _run(tmp_path, "--configs", *CONFIGS, "--results", str(RESULTS))
+def test_readme_command_prints_the_committed_tables(world):
+    done = _run(world, "--configs", *CONFIGS, "--results", str(RESULTS))
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
     readme = (ROOT / "README.md").read_text()
@@ -64,19 +71,19 @@ def test_readme_command_prints_the_committed_tables(tmp_path):
     assert "| constant depth | | | 0.544 |" in out  # evaluated now, on the rendered world
 
 
-def test_reuse_only_refuses_to_train_a_missing_run(tmp_path):
+def test_reuse_only_refuses_to_train_a_missing_run(world, tmp_path):
     (tmp_path / "results").mkdir()
-    done = _run(tmp_path, "--configs", "stereo", "--results", str(tmp_path / "results"))
+    done = _run(world, "--configs", "stereo", "--results", str(tmp_path / "results"))
     assert done.returncode != 0
     assert "stereo_seed0.json is missing and --reuse-only forbids training it" in done.stderr
 
 
 @pytest.mark.slow
-def test_foundation_adaptation_rows_are_the_readme_s(tmp_path):
+def test_foundation_adaptation_rows_are_the_readme_s(world):
     """Issue 16's adaptation proof: Depth Anything V2 small, self-supervised from random
     weights, lowers the median-scaled AbsRel below the untrained network's and the photometric
     loss, in every seed; the README quotes the printed rows."""
-    done = _run(tmp_path, "--configs", "foundation", "--results", str(RESULTS))
+    done = _run(world, "--configs", "foundation", "--results", str(RESULTS))
     assert done.returncode == 0, done.stderr[-2000:]
     readme = (ROOT / "README.md").read_text()
     header = "| config | test AbsRel, untrained | test AbsRel, trained | training loss, first 10 "
