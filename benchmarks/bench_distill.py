@@ -98,9 +98,7 @@ def main() -> None:
         model_kwargs={"num_layers": 18, "pretrained": args.pretrained},
         teacher_model=family,
         teacher_model_kwargs=teacher_kwargs,
-        teacher_checkpoint=None
-        if args.teacher_checkpoint is None
-        else str(args.teacher_checkpoint),
+        teacher_checkpoint=str(args.teacher_checkpoint) if args.teacher_checkpoint else None,
         lr=args.lr,
     )
     teacher_name = args.teacher_checkpoint.name if args.teacher_checkpoint else args.teacher
